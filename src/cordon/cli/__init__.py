@@ -1,0 +1,1 @@
+"""The ``cordon`` command line: one module per command group."""

@@ -1,0 +1,299 @@
+"""Settings, in layers: defaults < one TOML file < ``CORDON_*`` environment variables.
+
+A configuration file is data and is never executed. Secrets never live here: they live in the key
+directory (``cordon keys init``) and settings only say where that directory is.
+
+Environment variables: a top-level setting ``database_url`` is ``CORDON_DATABASE_URL``; a setting
+in a section, such as ``smtp.port``, is ``CORDON_SMTP__PORT``. Lists in the environment are
+comma-separated.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message names the setting and the source."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ApiSettings(_Section):
+    max_body_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, description="Largest request body the API accepts, in bytes."
+    )
+    max_report_urls: int = Field(
+        10_000, ge=1, description="Most URLs one report request or import batch may carry."
+    )
+    session_max_age_seconds: int = Field(
+        8 * 3600, ge=60, description="Lifetime of a console login session."
+    )
+    secure_cookies: bool = Field(
+        True, description="Mark session cookies Secure (turn off only for plain-HTTP loopback)."
+    )
+
+
+class ServeSettings(_Section):
+    host: str = Field("127.0.0.1", description="Address `cordon serve` listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `cordon serve` listens on.")
+    run_stages: bool = Field(
+        True, description="Run the pipeline stages in-process beside the API (embedded default)."
+    )
+
+
+class ClockSettings(_Section):
+    mode: Literal["system", "accelerated"] = Field(
+        "system", description="`system` for wall-clock time, `accelerated` for the demo."
+    )
+    speed: float = Field(1.0, gt=0, description="How many times faster an accelerated clock runs.")
+    start: datetime | None = Field(
+        None, description="Where an accelerated clock starts (ISO 8601, UTC); default: now."
+    )
+
+
+class PipelineSettings(_Section):
+    lease_seconds: int = Field(
+        300, ge=1, description="How long a claimed work item stays leased before others retake it."
+    )
+    batch_size: int = Field(50, ge=1, description="Work items a stage claims at once.")
+    max_attempts: int = Field(
+        8, ge=1, description="Attempts before a work item is moved to the dead-letter state."
+    )
+    backoff_seconds: float = Field(
+        30.0, ge=0, description="First retry delay; doubles with each failed attempt."
+    )
+    backoff_max_seconds: float = Field(
+        6 * 3600.0, ge=0, description="Longest retry delay."
+    )
+    poll_seconds: float = Field(
+        1.0, gt=0, description="How often an idle worker looks for new work (wall-clock seconds)."
+    )
+
+
+class DnsSettings(_Section):
+    resolvers: list[str] = Field(
+        default_factory=list,
+        description="Resolvers as `host` or `host:port`; empty means the system resolver.",
+    )
+    timeout_seconds: float = Field(5.0, gt=0, description="Time allowed for one DNS query.")
+
+
+class IpdbSettings(_Section):
+    asn_database: Path | None = Field(
+        None, description="MaxMind-format ASN database (GeoLite2-ASN or compatible)."
+    )
+    country_database: Path | None = Field(
+        None, description="MaxMind-format country database (GeoLite2-Country or compatible)."
+    )
+
+
+class RdapSettings(_Section):
+    bootstrap_dir: Path | None = Field(
+        None,
+        description="Folder holding RFC 9224 bootstrap files (dns.json, ipv4.json, ipv6.json, "
+        "asn.json); empty means the IANA files shipped with Cordon.",
+    )
+    cache_seconds: int = Field(86_400, ge=0, description="How long an RDAP answer is reused.")
+    timeout_seconds: float = Field(10.0, gt=0, description="Time allowed for one RDAP request.")
+
+
+class SmtpSettings(_Section):
+    host: str | None = Field(None, description="SMTP server for notices; empty disables e-mail.")
+    port: int = Field(587, ge=1, le=65535, description="SMTP server port.")
+    starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS.")
+    username: str | None = Field(None, description="SMTP login; the password is in the key dir.")
+    sender: str = Field("cordon@cordon.example", description="From address of notices.")
+
+
+class CrawlSettings(_Section):
+    ca_files: list[Path] = Field(
+        default_factory=list,
+        description="Extra CA certificates (PEM) trusted beside the system store.",
+    )
+    allow_networks: list[str] = Field(
+        default_factory=list,
+        description="Address ranges opened for crawling that the safety policy denies by default "
+        "(the synthetic world's blocks). Never 127.0.0.0/16.",
+    )
+    extra_ports: list[int] = Field(
+        default_factory=list, description="Ports allowed besides 80 and 443."
+    )
+
+    @field_validator("allow_networks")
+    @classmethod
+    def _no_cordon_loopback(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        protected = ipaddress.ip_network("127.0.0.0/16")
+        for item in value:
+            try:
+                net = ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{item!r} is not an address range") from exc
+            if isinstance(net, ipaddress.IPv4Network) and net.overlaps(protected):
+                raise ValueError(
+                    f"{item} overlaps 127.0.0.0/16, where Cordon and its database listen"
+                )
+        return value
+
+
+class Settings(BaseModel):
+    """Every setting Cordon reads. See docs/configuration.md."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    database_url: str = Field(
+        "sqlite:///./cordon.db",
+        description="SQLAlchemy URL: `sqlite:///PATH` or `postgresql+psycopg://USER@HOST/DB`.",
+    )
+    key_dir: Path = Field(
+        Path("./keys"), description="Folder of secrets and signing keys (`cordon keys init`)."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Least severe log level written."
+    )
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
+    clock: ClockSettings = Field(default_factory=ClockSettings)
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+    dns: DnsSettings = Field(default_factory=DnsSettings)
+    ipdb: IpdbSettings = Field(default_factory=IpdbSettings)
+    rdap: RdapSettings = Field(default_factory=RdapSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    crawl: CrawlSettings = Field(default_factory=CrawlSettings)
+
+
+ENV_PREFIX = "CORDON_"
+
+
+def iter_setting_names() -> Iterator[tuple[str, str, str]]:
+    """Yield ``(dotted name, environment variable, description)`` for every setting."""
+    for name, field in Settings.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, _Section):
+            for sub, subfield in annotation.model_fields.items():
+                yield (
+                    f"{name}.{sub}",
+                    f"{ENV_PREFIX}{name.upper()}__{sub.upper()}",
+                    subfield.description or "",
+                )
+        else:
+            yield name, f"{ENV_PREFIX}{name.upper()}", field.description or ""
+
+
+def _is_list_field(dotted: str) -> bool:
+    section, _, sub = dotted.partition(".")
+    field = Settings.model_fields[section]
+    if sub:
+        annotation = field.annotation
+        assert isinstance(annotation, type) and issubclass(annotation, BaseModel)
+        field = annotation.model_fields[sub]
+    return getattr(field.annotation, "__origin__", None) is list
+
+
+def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
+    known = {env: dotted for dotted, env, _ in iter_setting_names()}
+    layer: dict[str, Any] = {}
+    for key, value in environ.items():
+        if not key.startswith(ENV_PREFIX) or key == "CORDON_CONFIG":
+            continue
+        if key not in known:
+            if key.startswith("CORDON_TEST_") or key == "CORDON_CONFORMANCE_DIR":
+                continue
+            raise ConfigError(f"unknown setting in environment: {key}")
+        dotted = known[key]
+        parsed: Any = value
+        if _is_list_field(dotted):
+            parsed = [part.strip() for part in value.split(",") if part.strip()]
+        section, _, sub = dotted.partition(".")
+        if sub:
+            layer.setdefault(section, {})[sub] = parsed
+        else:
+            layer[section] = parsed
+    return layer
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Relative paths in a config file are relative to the file, not to the working directory."""
+    out = dict(data)
+    if isinstance(out.get("key_dir"), str):
+        out["key_dir"] = str(base / out["key_dir"])
+    for section, keys in (
+        ("ipdb", ("asn_database", "country_database")),
+        ("rdap", ("bootstrap_dir",)),
+    ):
+        sec = out.get(section)
+        if isinstance(sec, dict):
+            sec = dict(sec)
+            for key in keys:
+                if isinstance(sec.get(key), str):
+                    sec[key] = str(base / sec[key])
+            out[section] = sec
+    crawl = out.get("crawl")
+    if isinstance(crawl, dict) and isinstance(crawl.get("ca_files"), list):
+        crawl = dict(crawl)
+        crawl["ca_files"] = [str(base / p) if isinstance(p, str) else p for p in crawl["ca_files"]]
+        out["crawl"] = crawl
+    db = out.get("database_url")
+    if isinstance(db, str) and db.startswith("sqlite:///") and not db.startswith("sqlite:////"):
+        rel = db.removeprefix("sqlite:///")
+        if rel and rel != ":memory:":
+            out["database_url"] = "sqlite:///" + str((base / rel).resolve())
+    return out
+
+
+def load_settings(
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build the settings from defaults, the TOML file and the environment.
+
+    The file is ``config_file``, else ``$CORDON_CONFIG``, else none. Raises :class:`ConfigError`
+    naming the offending setting and where it came from.
+    """
+    env = os.environ if environ is None else environ
+    if config_file is None and env.get("CORDON_CONFIG"):
+        config_file = Path(env["CORDON_CONFIG"])
+    data: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            raw = config_file.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"cannot read configuration file {config_file}: {exc}") from exc
+        try:
+            parsed = tomllib.loads(raw.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{config_file} is not valid TOML: {exc}") from exc
+        data = _resolve_paths(parsed, config_file.resolve().parent)
+    data = _merge(data, _env_layer(env))
+    if overrides:
+        data = _merge(data, overrides)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        source = f" (from {config_file} and the environment)" if config_file else ""
+        raise ConfigError(f"invalid settings{source}: {problems}") from exc
