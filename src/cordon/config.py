@@ -72,9 +72,7 @@ class PipelineSettings(_Section):
     backoff_seconds: float = Field(
         30.0, ge=0, description="First retry delay; doubles with each failed attempt."
     )
-    backoff_max_seconds: float = Field(
-        6 * 3600.0, ge=0, description="Longest retry delay."
-    )
+    backoff_max_seconds: float = Field(6 * 3600.0, ge=0, description="Longest retry delay.")
     poll_seconds: float = Field(
         1.0, gt=0, description="How often an idle worker looks for new work (wall-clock seconds)."
     )
@@ -162,6 +160,10 @@ class Settings(BaseModel):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Least severe log level written."
     )
+    plugins: list[str] = Field(
+        default_factory=list,
+        description="Python modules to load as plugins (stages and other hooks).",
+    )
     api: ApiSettings = Field(default_factory=ApiSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
     clock: ClockSettings = Field(default_factory=ClockSettings)
@@ -196,7 +198,8 @@ def _is_list_field(dotted: str) -> bool:
     field = Settings.model_fields[section]
     if sub:
         annotation = field.annotation
-        assert isinstance(annotation, type) and issubclass(annotation, BaseModel)
+        assert isinstance(annotation, type)
+        assert issubclass(annotation, BaseModel)
         field = annotation.model_fields[sub]
     return getattr(field.annotation, "__origin__", None) is list
 

@@ -10,11 +10,24 @@ import typer
 
 def groups() -> list[tuple[str, typer.Typer]]:
     """Command groups, in the order ``cordon --help`` lists them."""
-    out: list[tuple[str, typer.Typer]] = []
+    from cordon.cli import audit, db, keys, org, report, token, user, work
+
+    out: list[tuple[str, typer.Typer]] = [
+        ("db", db.app),
+        ("keys", keys.app),
+        ("org", org.app),
+        ("user", user.app),
+        ("token", token.app),
+        ("report", report.app),
+        ("work", work.app),
+        ("audit", audit.app),
+    ]
     return out
 
 
 def single_commands() -> list[Callable[..., Any]]:
     """Top-level commands that are not groups."""
-    out: list[Callable[..., Any]] = []
+    from cordon.cli import serve
+
+    out: list[Callable[..., Any]] = [serve.serve, serve.worker]
     return out

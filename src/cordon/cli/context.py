@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 from rich.console import Console
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
+from cordon.clock import Clock
 from cordon.config import ConfigError, Settings, load_settings
+from cordon.domain.partners import Principal
 
 console = Console()
 err_console = Console(stderr=True)
@@ -39,7 +44,47 @@ def state(ctx: typer.Context) -> CliState:
     return obj
 
 
-def fail(message: str, code: int = 1) -> typer.Exit:
+def fail(message: str, code: int = 1) -> NoReturn:
     """Print ``message`` as an error and stop with ``code``."""
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+@dataclass
+class Runtime:
+    """The database, clock and settings a command works with."""
+
+    settings: Settings
+    engine: Engine
+    clock: Clock
+
+
+def runtime(ctx: typer.Context, *, migrated: bool = True) -> Runtime:
+    """Open the configured database; unless ``migrated`` is False, refuse an un-migrated one."""
+    from cordon.runtime import NotMigrated, clock_from, engine_from, require_migrated
+    from cordon.store.db import DatabaseError
+
+    settings = state(ctx).settings
+    try:
+        engine = engine_from(settings)
+        if migrated:
+            require_migrated(engine)
+    except (NotMigrated, DatabaseError) as exc:
+        fail(str(exc))
+    except OperationalError as exc:
+        fail(f"cannot reach the database {settings.database_url}: {exc.orig}")
+    return Runtime(settings, engine, clock_from(settings))
+
+
+def cli_principal(rt: Runtime, email: str, org: str | None) -> Principal:
+    """The principal a CLI command acts as (``--as EMAIL``, optionally ``--org``)."""
+    from cordon.partners import repo as partners
+    from cordon.store.db import read
+
+    with read(rt.engine) as conn:
+        try:
+            user = partners.find_user(conn, email)
+            org_id = partners.find_org(conn, org).id if org else None
+            return partners.principal_for(conn, user.id, org_id, source="cli")
+        except partners.NotFound as exc:
+            fail(str(exc))

@@ -14,6 +14,7 @@ app = typer.Typer(
     help="Cordon: follow reported material to its host and its payments, and tell every party "
     "that can act.",
     no_args_is_help=True,
+    add_completion=False,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},

@@ -1,0 +1,38 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from cordon import __version__
+from cordon.api import problems
+from cordon.api.middleware import BodyLimit, RequestId
+from cordon.api.routing import check_routes
+from cordon.api.state import AppState
+from cordon.clock import Clock
+from cordon.config import Settings
+from cordon.keys import Keys
+
+
+def create_app(settings: Settings, clock: Clock, engine: Engine, keys: Keys) -> FastAPI:
+    """Build the API. Raises if any route lacks a declared permission."""
+    from cordon.api.routes import audit, me, orgs, reports, status, work
+
+    app = FastAPI(
+        title="Cordon",
+        version=__version__,
+        description="Cordon's API. Every route names the permission it needs (x-permission); "
+        "errors are RFC 9457 problem documents.",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.cordon = AppState(settings=settings, clock=clock, engine=engine, keys=keys)
+    app.state.readiness_probes = {}
+    problems.install(app)
+    for module in (status, me, orgs, reports, audit, work):
+        app.include_router(module.router)
+    check_routes(app)
+    app.add_middleware(BodyLimit, limit=settings.api.max_body_bytes)
+    app.add_middleware(RequestId)
+    return app

@@ -1,0 +1,1 @@
+"""Partner organisations, their members, sessions and API tokens."""

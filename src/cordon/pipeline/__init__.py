@@ -1,0 +1,1 @@
+"""The stage runner: durable work items, claimed with leases, done exactly once."""

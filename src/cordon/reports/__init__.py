@@ -1,0 +1,1 @@
+"""Reports: the entry point of the pipeline. URLs reported by partners, normalised and kept once."""

@@ -1,0 +1,1 @@
+"""Storage: tables, migrations, engines and transactions, and the access filters."""
