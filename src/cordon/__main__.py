@@ -1,0 +1,5 @@
+"""``python -m cordon`` is the ``cordon`` command."""
+
+from cordon.cli.main import main
+
+main()

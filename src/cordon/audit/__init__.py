@@ -1,0 +1,1 @@
+"""The append-only audit log: Merkle tree, signed checkpoints and verification."""
