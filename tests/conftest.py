@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, create_engine, text
 
 from cordon.clock import FrozenClock
@@ -203,3 +204,15 @@ def keys(key_dir: Path) -> Keys:
 @pytest.fixture
 def settings(fresh_db: str, key_dir: Path) -> Settings:
     return load_settings(environ={}, overrides={"database_url": fresh_db, "key_dir": str(key_dir)})
+
+
+@pytest.fixture
+def client(
+    settings: Settings, clock: FrozenClock, engine: Engine, keys: Keys
+) -> Iterator[TestClient]:
+    """The API on its own database, with a frozen clock."""
+    from cordon.api.app import create_app
+
+    app = create_app(settings, clock, engine, keys)
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client

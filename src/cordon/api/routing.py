@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
-from fastapi.routing import APIRoute
 
 from cordon.domain.permissions import Permission
 
@@ -31,6 +30,8 @@ class CordonRouter(APIRouter):
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         from cordon.api.auth import require
 
+        if kwargs.get("include_in_schema") is False:
+            raise RouteWithoutPermission(f"route {path} may not be hidden from the API document")
         extra = dict(kwargs.pop("openapi_extra", None) or {})
         extra[PERMISSION_KEY] = permission.value
         deps = list(kwargs.pop("dependencies", None) or [])
@@ -66,23 +67,30 @@ class CordonRouter(APIRouter):
         return self._verb("DELETE", path, permission, **kwargs)
 
 
-def route_permission(route: APIRoute) -> str | None:
-    """The permission a route declared, or None."""
-    extra = route.openapi_extra or {}
-    value = extra.get(PERMISSION_KEY)
-    return value if isinstance(value, str) else None
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+def operations(app: FastAPI) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every operation of the application as ``(METHOD, path, OpenAPI operation)``."""
+    out = []
+    for path, item in app.openapi().get("paths", {}).items():
+        for method in HTTP_METHODS:
+            if method in item:
+                out.append((method.upper(), path, item[method]))
+    return out
 
 
 def check_routes(app: FastAPI) -> None:
-    """Raise :class:`RouteWithoutPermission` if any API route lacks a declared permission."""
+    """Raise :class:`RouteWithoutPermission` if any API route lacks a declared permission.
+
+    Routes are read from the OpenAPI document, which lists every route however it was
+    included; a route hidden from the document is refused too.
+    """
     known = {p.value for p in Permission}
-    for route in app.routes:
-        if not isinstance(route, APIRoute):
-            continue
-        perm = route_permission(route)
-        if perm is None or perm not in known:
-            methods = ",".join(sorted(route.methods or []))
+    for method, path, operation in operations(app):
+        perm = operation.get(PERMISSION_KEY)
+        if perm not in known:
             raise RouteWithoutPermission(
-                f"route {methods} {route.path} declares no permission: register it through "
+                f"route {method} {path} declares no permission: register it through "
                 "CordonRouter with permission=..."
             )
