@@ -84,6 +84,17 @@ class DnsSettings(_Section):
         description="Resolvers as `host` or `host:port`; empty means the system resolver.",
     )
     timeout_seconds: float = Field(5.0, gt=0, description="Time allowed for one DNS query.")
+    cache_max_seconds: int = Field(
+        3600,
+        ge=0,
+        description="Longest time a DNS answer is reused, whatever its TTL says (0: no cache).",
+    )
+    negative_cache_seconds: int = Field(
+        300,
+        ge=0,
+        description="Longest time a name that does not exist (or has no such record) is "
+        "remembered as such.",
+    )
 
 
 class IpdbSettings(_Section):
@@ -92,6 +103,12 @@ class IpdbSettings(_Section):
     )
     country_database: Path | None = Field(
         None, description="MaxMind-format country database (GeoLite2-Country or compatible)."
+    )
+    max_age_days: int = Field(
+        45,
+        ge=1,
+        description="`cordon doctor` reports a database built longer ago than this as out of "
+        "date.",
     )
 
 
@@ -103,6 +120,32 @@ class RdapSettings(_Section):
     )
     cache_seconds: int = Field(86_400, ge=0, description="How long an RDAP answer is reused.")
     timeout_seconds: float = Field(10.0, gt=0, description="Time allowed for one RDAP request.")
+    rate_limit: str = Field(
+        "5 per 1 second",
+        description="Most requests sent to one RDAP server, as `N per [M] second|minute|hour`.",
+    )
+    max_response_bytes: int = Field(
+        1024 * 1024, ge=1024, description="Largest RDAP answer read; a bigger one is a failure."
+    )
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        import re
+
+        if not re.fullmatch(
+            r"\s*[1-9][0-9]*\s+per\s+([1-9][0-9]*\s+)?(second|minute|hour)s?\s*", value
+        ):
+            raise ValueError(f"{value!r} is not a rate such as '5 per 1 second'")
+        return value
+
+
+class AttributionSettings(_Section):
+    cdn_files: list[Path] = Field(
+        default_factory=list,
+        description="CDN data files (the format of Cordon's own cdn.json) read after the "
+        "shipped one, for networks it does not know.",
+    )
 
 
 class SmtpSettings(_Section):
@@ -171,11 +214,22 @@ class Settings(BaseModel):
     dns: DnsSettings = Field(default_factory=DnsSettings)
     ipdb: IpdbSettings = Field(default_factory=IpdbSettings)
     rdap: RdapSettings = Field(default_factory=RdapSettings)
+    attribution: AttributionSettings = Field(default_factory=AttributionSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     crawl: CrawlSettings = Field(default_factory=CrawlSettings)
 
 
 ENV_PREFIX = "CORDON_"
+
+#: Environment variables that are not settings but options of commands or of the test suite.
+NON_SETTING_VARIABLES = frozenset(
+    {
+        "CORDON_CONFIG",  # the configuration file
+        "CORDON_USER",  # `--as` of commands that act as a user
+        "CORDON_PASSWORD",  # password for `cordon user create|password`
+        "CORDON_CONFORMANCE_DIR",  # where tests find the published conformance data
+    }
+)
 
 
 def iter_setting_names() -> Iterator[tuple[str, str, str]]:
@@ -208,10 +262,10 @@ def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
     known = {env: dotted for dotted, env, _ in iter_setting_names()}
     layer: dict[str, Any] = {}
     for key, value in environ.items():
-        if not key.startswith(ENV_PREFIX) or key == "CORDON_CONFIG":
+        if not key.startswith(ENV_PREFIX) or key in NON_SETTING_VARIABLES:
             continue
         if key not in known:
-            if key.startswith("CORDON_TEST_") or key == "CORDON_CONFORMANCE_DIR":
+            if key.startswith("CORDON_TEST_"):
                 continue
             raise ConfigError(f"unknown setting in environment: {key}")
         dotted = known[key]
@@ -252,11 +306,12 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
                 if isinstance(sec.get(key), str):
                     sec[key] = str(base / sec[key])
             out[section] = sec
-    crawl = out.get("crawl")
-    if isinstance(crawl, dict) and isinstance(crawl.get("ca_files"), list):
-        crawl = dict(crawl)
-        crawl["ca_files"] = [str(base / p) if isinstance(p, str) else p for p in crawl["ca_files"]]
-        out["crawl"] = crawl
+    for section, key in (("crawl", "ca_files"), ("attribution", "cdn_files")):
+        sec = out.get(section)
+        if isinstance(sec, dict) and isinstance(sec.get(key), list):
+            sec = dict(sec)
+            sec[key] = [str(base / p) if isinstance(p, str) else p for p in sec[key]]
+            out[section] = sec
     db = out.get("database_url")
     if isinstance(db, str) and db.startswith("sqlite:///") and not db.startswith("sqlite:////"):
         rel = db.removeprefix("sqlite:///")

@@ -22,9 +22,8 @@ def test_upgrade_twice_changes_nothing(engine: Engine) -> None:
     assert current_revision(engine) == head_revision()
 
 
-def test_sqlite_runs_in_wal_with_full_sync_and_foreign_keys(engine: Engine, backend: str) -> None:
-    if backend != "sqlite":
-        pytest.skip("SQLite pragmas")
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_sqlite_runs_in_wal_with_full_sync_and_foreign_keys(engine: Engine) -> None:
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
@@ -45,8 +44,7 @@ def test_audit_rows_cannot_be_changed_or_deleted(
         assert conn.execute(text("SELECT count(*) FROM audit_event")).scalar() == 1
 
 
-def test_postgres_refuses_truncate_of_the_audit_log(engine: Engine, backend: str) -> None:
-    if backend != "postgres":
-        pytest.skip("TRUNCATE exists on PostgreSQL only")
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_postgres_refuses_truncate_of_the_audit_log(engine: Engine) -> None:
     with pytest.raises(DBAPIError, match="append-only"), write(engine) as conn:
         conn.execute(text("TRUNCATE audit_event"))

@@ -67,6 +67,8 @@ def runtime(ctx: typer.Context, *, migrated: bool = True) -> Runtime:
     settings = state(ctx).settings
     try:
         engine = engine_from(settings)
+        # Return pooled connections when the command ends, not when the interpreter exits.
+        ctx.call_on_close(engine.dispose)
         if migrated:
             require_migrated(engine)
     except (NotMigrated, DatabaseError) as exc:
