@@ -28,7 +28,8 @@ def test_every_command_setting_and_route_is_documented() -> None:
     from cordon.config import iter_setting_names
 
     for dotted, env, description in iter_setting_names():
-        assert f"`{dotted}`" in config and f"`{env}`" in config
+        assert f"`{dotted}`" in config
+        assert f"`{env}`" in config
         assert description, f"setting {dotted} has no description"
     api = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
     from cordon.api.routing import operations

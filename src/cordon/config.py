@@ -10,6 +10,7 @@ comma-separated.
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Iterator, Mapping
@@ -154,6 +155,36 @@ class SmtpSettings(_Section):
     starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS.")
     username: str | None = Field(None, description="SMTP login; the password is in the key dir.")
     sender: str = Field("cordon@cordon.example", description="From address of notices.")
+    timeout_seconds: float = Field(20.0, gt=0, description="Time allowed for one SMTP session.")
+
+
+class NoticeSettings(_Section):
+    repeat_hours: float = Field(
+        24.0, gt=0, description="How long an unanswered notice waits before it is sent again."
+    )
+    escalate_after: int = Field(
+        3, ge=1, description="Unanswered repeats after which a notice escalates to the coordinator."
+    )
+    review_hold_hours: float = Field(
+        168.0, gt=0, description="How long an 'under review' answer holds repeats back."
+    )
+    delivery_attempts: int = Field(
+        8, ge=1, description="Attempts to deliver one round on one channel before giving up."
+    )
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, description="Time allowed for one webhook delivery."
+    )
+    webhook_allow_networks: list[str] = Field(
+        default_factory=list,
+        description="Address ranges webhooks may be sent to that the address policy denies by "
+        "default (as crawl.allow_networks); plain http is allowed only inside them.",
+    )
+
+
+class MoneySettings(_Section):
+    descriptor_threshold: float = Field(
+        90.0, ge=0, le=100, description="Score (0-100) at which merchant descriptors are linked."
+    )
 
 
 class CrawlSettings(_Section):
@@ -188,6 +219,24 @@ class CrawlSettings(_Section):
         return value
 
 
+class PaymentsSettings(_Section):
+    checkout_providers: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Payment-service checkout link patterns beside the built-in ones, as data: "
+        "tables with name, hosts, path or query, account_pattern, account_case "
+        "(docs/payment-identifiers.md). In the environment: a JSON list.",
+    )
+
+    @field_validator("checkout_providers")
+    @classmethod
+    def _valid_specs(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        from cordon.domain.payments import provider_from_mapping
+
+        for spec in value:
+            provider_from_mapping(spec)  # raises naming the provider and key
+        return value
+
+
 class Settings(BaseModel):
     """Every setting Cordon reads. See docs/configuration.md."""
 
@@ -216,7 +265,10 @@ class Settings(BaseModel):
     rdap: RdapSettings = Field(default_factory=RdapSettings)
     attribution: AttributionSettings = Field(default_factory=AttributionSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    notices: NoticeSettings = Field(default_factory=NoticeSettings)
+    money: MoneySettings = Field(default_factory=MoneySettings)
     crawl: CrawlSettings = Field(default_factory=CrawlSettings)
+    payments: PaymentsSettings = Field(default_factory=PaymentsSettings)
 
 
 ENV_PREFIX = "CORDON_"
@@ -271,7 +323,13 @@ def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
         dotted = known[key]
         parsed: Any = value
         if _is_list_field(dotted):
-            parsed = [part.strip() for part in value.split(",") if part.strip()]
+            if value.lstrip().startswith("["):
+                try:
+                    parsed = json.loads(value)
+                except json.JSONDecodeError as exc:
+                    raise ConfigError(f"{key} is not a JSON list: {exc}") from None
+            else:
+                parsed = [part.strip() for part in value.split(",") if part.strip()]
         section, _, sub = dotted.partition(".")
         if sub:
             layer.setdefault(section, {})[sub] = parsed

@@ -74,7 +74,9 @@ def render_routes() -> str:
 
     rows = ["| method | path | permission | what it does |", "| --- | --- | --- | --- |"]
     for method, path, op in sorted(operations(_app_for_docs()), key=lambda o: (o[1], o[0])):
-        rows.append(f"| {method} | `{path}` | `{op.get(PERMISSION_KEY)}` | {op.get('summary', '')} |")
+        rows.append(
+            f"| {method} | `{path}` | `{op.get(PERMISSION_KEY)}` | {op.get('summary', '')} |"
+        )
     return "\n".join(rows)
 
 
@@ -87,8 +89,11 @@ def _app_for_docs() -> FastAPI:
     from cordon.keys import Keys
     from cordon.store.db import make_engine
 
-    keys = Keys(token_hash_key=b"0" * 32, session_key=b"0" * 32,
-                audit_signing_key=Ed25519PrivateKey.generate())
+    keys = Keys(
+        token_hash_key=b"0" * 32,
+        session_key=b"0" * 32,
+        audit_signing_key=Ed25519PrivateKey.generate(),
+    )
     return create_app(Settings(), SystemClock(), make_engine("sqlite:///:memory:"), keys)
 
 

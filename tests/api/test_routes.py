@@ -8,8 +8,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from cordon.api.app import create_app
-from cordon.api.routing import PERMISSION_KEY, CordonRouter, RouteWithoutPermission, check_routes
-from cordon.api.routing import operations
+from cordon.api.routing import (
+    PERMISSION_KEY,
+    CordonRouter,
+    RouteWithoutPermission,
+    check_routes,
+    operations,
+)
 from cordon.clock import FrozenClock
 from cordon.config import Settings
 from cordon.domain.permissions import Permission

@@ -105,7 +105,8 @@ def test_import_refuses_a_file_with_bad_rows_and_stores_nothing(
     bad = tmp_path / "reports.csv"
     bad.write_text("url,tlp\nhttps://a.example.test/,GREEN\nftp://b.example.test/,GREEN\n")
     out = run(env, "report", "import", str(bad), "--as", "ana@hotline.test", ok=False)
-    assert "line 3, field urls[0]" in out and "nothing was stored" in out
+    assert "line 3, field urls[0]" in out
+    assert "nothing was stored" in out
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(report)).scalar_one() == 0
     good = tmp_path / "good.jsonl"

@@ -56,7 +56,8 @@ def test_an_idempotent_retry_returns_the_first_report(conn: Connection, clock: F
     data = ReportIn(urls=["https://a.example.test/"], tlp=Tlp.AMBER, note="n")
     first = reports.submit(conn, clock, member, actor, data, channel="api", idempotency_key="k-1")
     again = reports.submit(conn, clock, member, actor, data, channel="api", idempotency_key="k-1")
-    assert first.created and not again.created
+    assert first.created
+    assert not again.created
     assert again.report.id == first.report.id
     other = ReportIn(urls=["https://b.example.test/"], tlp=Tlp.AMBER)
     with pytest.raises(reports.IdempotencyConflict):
@@ -73,7 +74,8 @@ def test_idempotency_keys_belong_to_one_organisation(conn: Connection, clock: Fr
     rb = reports.submit(
         conn, clock, b, Actor.of(b, source="api"), data, channel="api", idempotency_key="same"
     )
-    assert rb.created and ra.report.id != rb.report.id
+    assert rb.created
+    assert ra.report.id != rb.report.id
 
 
 def test_sharing_fields_must_fit_the_marking(conn: Connection, clock: FrozenClock) -> None:

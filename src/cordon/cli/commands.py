@@ -10,7 +10,7 @@ import typer
 
 def groups() -> list[tuple[str, typer.Typer]]:
     """Command groups, in the order ``cordon --help`` lists them."""
-    from cordon.cli import audit, db, keys, org, report, token, user, work
+    from cordon.cli import audit, db, keys, org, report, token, user, work, world
 
     out: list[tuple[str, typer.Typer]] = [
         ("db", db.app),
@@ -21,13 +21,14 @@ def groups() -> list[tuple[str, typer.Typer]]:
         ("report", report.app),
         ("work", work.app),
         ("audit", audit.app),
+        ("world", world.app),
     ]
     return out
 
 
 def single_commands() -> list[Callable[..., Any]]:
     """Top-level commands that are not groups."""
-    from cordon.cli import serve
+    from cordon.cli import demo, serve
 
-    out: list[Callable[..., Any]] = [serve.serve, serve.worker]
+    out: list[Callable[..., Any]] = [serve.serve, serve.worker, demo.demo]
     return out
