@@ -108,8 +108,7 @@ class IpdbSettings(_Section):
     max_age_days: int = Field(
         45,
         ge=1,
-        description="`cordon doctor` reports a database built longer ago than this as out of "
-        "date.",
+        description="`cordon doctor` reports a database built longer ago than this as out of date.",
     )
 
 
