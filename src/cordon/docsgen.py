@@ -14,20 +14,24 @@ import argparse
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
-import click
+import typer
 import typer.main
 from fastapi import FastAPI
+from typer.core import TyperGroup
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 BEGIN = "<!-- BEGIN GENERATED {name}: python -m cordon.docsgen -->"
 END = "<!-- END GENERATED {name} -->"
 
 
-def _command_help(cmd: click.Command, path: list[str]) -> list[tuple[list[str], str]]:
-    ctx = click.Context(cmd, info_name=" ".join(path), terminal_width=100, max_content_width=100)
+def _command_help(cmd: Any, path: list[str]) -> list[tuple[list[str], str]]:
+    # Typer ships its own copy of click; its command objects are used through their public
+    # methods only.
+    ctx = typer.Context(cmd, info_name=" ".join(path), terminal_width=100, max_content_width=100)
     out = [(path, cmd.get_help(ctx))]
-    if isinstance(cmd, click.Group):
+    if isinstance(cmd, TyperGroup):
         for name in sorted(cmd.list_commands(ctx)):
             sub = cmd.get_command(ctx, name)
             if sub is not None and not sub.hidden:
