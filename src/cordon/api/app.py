@@ -32,6 +32,7 @@ def create_app(settings: Settings, clock: Clock, engine: Engine, keys: Keys) -> 
     problems.install(app)
     for module in (status, me, orgs, reports, audit, work):
         app.include_router(module.router)
+    app.include_router(orgs.groups_router)
     check_routes(app)
     app.add_middleware(BodyLimit, limit=settings.api.max_body_bytes)
     app.add_middleware(RequestId)

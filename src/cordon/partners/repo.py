@@ -24,7 +24,14 @@ from cordon.partners.credentials import (
     token_secret_hash,
     verify_password,
 )
-from cordon.store.tables import api_token, app_user, membership, organisation
+from cordon.store.tables import (
+    api_token,
+    app_user,
+    membership,
+    organisation,
+    sharing_group,
+    sharing_group_member,
+)
 
 
 class PartnerError(Exception):
@@ -457,3 +464,90 @@ def list_tokens(
 
 def count_orgs(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(organisation)).scalar_one())
+
+
+@dataclass(frozen=True)
+class SharingGroup:
+    id: int
+    owner_org_id: int
+    name: str
+    member_org_ids: list[int]
+
+
+def create_sharing_group(
+    conn: Connection, clock: Clock, actor: audit.Actor, owner_org_id: int, name: str
+) -> SharingGroup:
+    """A named set of organisations an owner shares AMBER records with in one step."""
+    name = name.strip()
+    if not name:
+        raise PartnerError("sharing group name is empty")
+    exists = conn.execute(
+        select(sharing_group.c.id).where(
+            sharing_group.c.owner_org_id == owner_org_id, sharing_group.c.name == name
+        )
+    ).first()
+    if exists:
+        raise PartnerError(f"your organisation has a sharing group named {name!r} already")
+    group_id = conn.execute(
+        sharing_group.insert()
+        .values(owner_org_id=owner_org_id, name=name, created_at=clock.now())
+        .returning(sharing_group.c.id)
+    ).scalar_one()
+    audit.record(
+        conn,
+        clock,
+        actor,
+        f"{actor.source}:sharing_group:create",
+        object_kind="sharing_group",
+        object_ids=[group_id],
+        details={"name": name},
+    )
+    return SharingGroup(group_id, owner_org_id, name, [])
+
+
+def add_to_sharing_group(
+    conn: Connection,
+    clock: Clock,
+    actor: audit.Actor,
+    group_id: int,
+    org_id: int,
+    *,
+    owner_org_id: int | None,
+) -> None:
+    """Add an organisation to a group; with ``owner_org_id`` only that owner's group."""
+    group = conn.execute(select(sharing_group).where(sharing_group.c.id == group_id)).first()
+    if group is None or (owner_org_id is not None and group.owner_org_id != owner_org_id):
+        raise NotFound(f"no sharing group with id {group_id}")
+    get_org(conn, org_id)
+    present = conn.execute(
+        select(sharing_group_member.c.org_id).where(
+            sharing_group_member.c.group_id == group_id, sharing_group_member.c.org_id == org_id
+        )
+    ).first()
+    if present is None:
+        conn.execute(sharing_group_member.insert().values(group_id=group_id, org_id=org_id))
+    audit.record(
+        conn,
+        clock,
+        actor,
+        f"{actor.source}:sharing_group:add",
+        object_kind="sharing_group",
+        object_ids=[group_id],
+        details={"org_id": org_id},
+    )
+
+
+def sharing_groups(conn: Connection, owner_org_id: int) -> list[SharingGroup]:
+    """The sharing groups an organisation owns, with their members."""
+    groups = conn.execute(
+        select(sharing_group)
+        .where(sharing_group.c.owner_org_id == owner_org_id)
+        .order_by(sharing_group.c.name)
+    ).all()
+    members: dict[int, list[int]] = {g.id: [] for g in groups}
+    if groups:
+        for row in conn.execute(
+            select(sharing_group_member).where(sharing_group_member.c.group_id.in_(list(members)))
+        ):
+            members[row.group_id].append(int(row.org_id))
+    return [SharingGroup(g.id, g.owner_org_id, g.name, sorted(members[g.id])) for g in groups]

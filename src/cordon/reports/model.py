@@ -99,6 +99,9 @@ class ReportIn(BaseModel):
     share_with: list[int] = Field(
         default_factory=list, description="AMBER: ids of organisations the report is shared with"
     )
+    share_with_groups: list[int] = Field(
+        default_factory=list, description="AMBER: ids of your sharing groups to share it with"
+    )
     red_users: list[int] = Field(
         default_factory=list, description="RED: ids of users named on the report (besides you)"
     )

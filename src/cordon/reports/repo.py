@@ -23,7 +23,7 @@ from cordon.pipeline import repo as work
 from cordon.reports.model import ReportIn
 from cordon.store import access
 from cordon.store.db import is_postgres
-from cordon.store.tables import report, report_hash, report_url, url
+from cordon.store.tables import report, report_hash, report_url, sharing_group, url
 
 KIND = "report"
 #: The stage that takes every newly reported URL.
@@ -154,8 +154,25 @@ def submit(
             stored = _load(conn, [found[0]])
             return Submitted(stored[0], created=False)
     normalized = normalize_all(data.urls)
-    if data.tlp is not Tlp.AMBER and data.share_with:
-        raise ReportError("share_with applies to AMBER reports only", "share_with")
+    if data.tlp is not Tlp.AMBER and (data.share_with or data.share_with_groups):
+        field = "share_with" if data.share_with else "share_with_groups"
+        raise ReportError(f"{field} applies to AMBER reports only", field)
+    if data.share_with_groups:
+        own = {
+            int(g)
+            for g in conn.execute(
+                select(sharing_group.c.id).where(
+                    sharing_group.c.owner_org_id == principal.org_id,
+                    sharing_group.c.id.in_(data.share_with_groups),
+                )
+            ).scalars()
+        }
+        foreign = sorted(set(data.share_with_groups) - own)
+        if foreign:
+            raise ReportError(
+                f"no sharing group with id {foreign[0]} belongs to your organisation",
+                "share_with_groups",
+            )
     if data.tlp is not Tlp.RED and data.red_users:
         raise ReportError("red_users applies to RED reports only", "red_users")
     now = clock.now()
@@ -196,6 +213,7 @@ def submit(
             KIND,
             report_id,
             org_ids=data.share_with,
+            group_ids=data.share_with_groups,
             red_user_ids=[principal.user_id, *data.red_users] if data.tlp is Tlp.RED else [],
         )
     except ValueError as exc:

@@ -116,3 +116,87 @@ def add_member(
     except partners.PartnerError as exc:
         raise Problem(422, str(exc)) from None
     return {"user_id": user.id, "email": user.email, "org_id": org_id, "role": body.role}
+
+
+groups_router = CordonRouter(prefix="/v1/sharing-groups", tags=["organisations"])
+
+
+def _group_json(g: partners.SharingGroup) -> dict[str, Any]:
+    return {
+        "id": g.id,
+        "name": g.name,
+        "owner_org_id": g.owner_org_id,
+        "member_org_ids": g.member_org_ids,
+    }
+
+
+@groups_router.get("", permission=Permission.ORG_READ, summary="Your organisation's sharing groups")
+def list_groups(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+    state = app_state(request)
+    with state.read() as conn:
+        return {"items": [_group_json(g) for g in partners.sharing_groups(conn, principal.org_id)]}
+
+
+class GroupIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    member_org_ids: list[int] = Field(default_factory=list)
+
+
+@groups_router.post(
+    "",
+    permission=Permission.USER_MANAGE,
+    status_code=201,
+    summary="Create a sharing group of organisations to share AMBER records with",
+)
+def create_group(body: GroupIn, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+    state = app_state(request)
+    actor = actor_of(request, principal)
+    try:
+        with state.write() as conn:
+            group = partners.create_sharing_group(
+                conn, state.clock, actor, principal.org_id, body.name
+            )
+            for org_id in dict.fromkeys(body.member_org_ids):
+                partners.add_to_sharing_group(
+                    conn, state.clock, actor, group.id, org_id, owner_org_id=principal.org_id
+                )
+            (made,) = [
+                g for g in partners.sharing_groups(conn, principal.org_id) if g.id == group.id
+            ]
+    except partners.NotFound as exc:
+        raise Problem(422, str(exc)) from None
+    except partners.PartnerError as exc:
+        raise Problem(422, str(exc)) from None
+    return _group_json(made)
+
+
+class GroupMemberIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    org_id: int
+
+
+@groups_router.post(
+    "/{group_id}/members",
+    permission=Permission.USER_MANAGE,
+    status_code=204,
+    summary="Add an organisation to one of your sharing groups",
+)
+def add_group_member(
+    group_id: int, body: GroupMemberIn, request: Request, principal: CurrentPrincipal
+) -> None:
+    state = app_state(request)
+    try:
+        with state.write() as conn:
+            partners.add_to_sharing_group(
+                conn,
+                state.clock,
+                actor_of(request, principal),
+                group_id,
+                body.org_id,
+                owner_org_id=principal.org_id,
+            )
+    except partners.NotFound as exc:
+        if f"id {group_id}" in str(exc) and "sharing group" in str(exc):
+            raise not_found("sharing group", group_id) from None
+        raise Problem(422, str(exc)) from None
