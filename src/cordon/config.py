@@ -116,7 +116,8 @@ class RdapSettings(_Section):
     bootstrap_dir: Path | None = Field(
         None,
         description="Folder holding RFC 9224 bootstrap files (dns.json, ipv4.json, ipv6.json, "
-        "asn.json); empty means the IANA files shipped with Cordon.",
+        "asn.json), as published by IANA; without it RDAP lookups are recorded as failed "
+        "(`cordon doctor` says so).",
     )
     cache_seconds: int = Field(86_400, ge=0, description="How long an RDAP answer is reused.")
     timeout_seconds: float = Field(10.0, gt=0, description="Time allowed for one RDAP request.")
@@ -199,6 +200,145 @@ class CrawlSettings(_Section):
     extra_ports: list[int] = Field(
         default_factory=list, description="Ports allowed besides 80 and 443."
     )
+    user_agents: list[str] = Field(
+        default_factory=lambda: [
+            "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+            "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+        ],
+        min_length=1,
+        description="User-Agent headers: the first for every fetch, the second for the cloaking "
+        "probe that compares what another browser is shown.",
+    )
+    concurrency: int = Field(
+        16, ge=1, le=1024, description="Captures in flight at once in one crawler process."
+    )
+    host_concurrency: int = Field(
+        2, ge=1, le=64, description="Requests in flight at once to one host name."
+    )
+    host_delay_seconds: float = Field(
+        0.0, ge=0, description="Pause between the start of two requests to one host name."
+    )
+    max_redirects: int = Field(
+        10, ge=0, le=10, description="Redirects followed per fetch, each hop checked anew."
+    )
+    page_max_bytes: int = Field(
+        5 * 1024 * 1024, ge=1024, description="Largest page body read (after decompression)."
+    )
+    media_max_bytes: int = Field(
+        32 * 1024 * 1024, ge=1024, description="Largest picture body read (after decompression)."
+    )
+    max_media_per_page: int = Field(
+        200, ge=0, description="Most pictures fetched and hashed for one capture."
+    )
+    total_seconds: float = Field(
+        30.0, gt=0, description="Time allowed for one fetch, redirects and body included."
+    )
+    connect_seconds: float = Field(
+        10.0, gt=0, description="Time allowed to open a connection (and TLS) to one address."
+    )
+    first_byte_seconds: float = Field(
+        15.0, gt=0, description="Time allowed from sending a request to its response headers."
+    )
+    idle_seconds: float = Field(
+        10.0, gt=0, description="Longest pause between two parts of a response body."
+    )
+    min_bytes_per_second: float = Field(
+        2048.0,
+        ge=0,
+        description="Slowest body transfer tolerated once `slow_grace_seconds` have passed (a "
+        "slow drip).",
+    )
+    slow_grace_seconds: float = Field(
+        3.0, ge=0, description="How long a body may arrive slowly before the rate is checked."
+    )
+    max_decompression_ratio: float = Field(
+        200.0,
+        ge=1,
+        description="Largest ratio of decompressed to compressed body size (gzip, deflate, "
+        "brotli) once the body passes 1 MiB.",
+    )
+    max_image_pixels: int = Field(
+        50_000_000, ge=1, description="Largest picture decoded, in pixels (width × height)."
+    )
+    http2: bool = Field(True, description="Offer HTTP/2 over TLS (ALPN); HTTP/1.1 otherwise.")
+    trim_borders: bool = Field(
+        True,
+        description="Also hash each picture without its uniform borders, so that bordered "
+        "copies can match (costs time on large pictures).",
+    )
+    egress_profiles: list[str] = Field(
+        default_factory=list,
+        description="Outbound proxies as `NAME=URL` (http://, socks5:// URLs), e.g. one per "
+        "country; every capture records the profile it went through.",
+    )
+    egress_profile: str | None = Field(
+        None, description="The profile of `egress_profiles` crawls go through; empty: direct."
+    )
+    recrawl_live_hours: float = Field(
+        24.0, gt=0, description="How long after a capture of a live URL it is crawled again."
+    )
+    recrawl_gone_hours: float = Field(
+        168.0, gt=0, description="How long after a URL was found gone it is looked at again."
+    )
+    recrawl_failed_hours: float = Field(
+        6.0, gt=0, description="How long after a failed or refused fetch it is tried again."
+    )
+    gone_statuses: list[int] = Field(
+        default_factory=lambda: [404, 410],
+        description="HTTP statuses that mean a URL is gone (as do NXDOMAIN and a refused "
+        "connection).",
+    )
+    cloaking_probes: bool = Field(
+        True,
+        description="Fetch each page again with a referrer and with the second user agent and "
+        "record any difference in payment details or pictures as cloaking.",
+    )
+    follow_links: Literal["none", "same_site", "outbound", "all"] = Field(
+        "none",
+        description="Which links of a captured page are queued for crawling: none, links on the "
+        "same registrable domain, links to other domains, or all.",
+    )
+    follow_depth: int = Field(
+        1, ge=0, le=5, description="How many links away from a reported URL links are followed."
+    )
+    follow_max_links: int = Field(
+        50, ge=0, description="Most links of one page queued for crawling."
+    )
+    analytics_patterns: list[str] = Field(
+        default_factory=list,
+        description="Extra analytics or tag id patterns as `NAME=REGEX` (one capture group, or "
+        "the whole match, is the id) beside the built-in ones.",
+    )
+
+    @field_validator("egress_profiles")
+    @classmethod
+    def _profiles(cls, value: list[str]) -> list[str]:
+        from urllib.parse import urlsplit
+
+        for item in value:
+            name, sep, url = item.partition("=")
+            if not sep or not name.strip():
+                raise ValueError(f"{item!r} is not NAME=URL")
+            scheme = urlsplit(url.strip()).scheme.lower()
+            if scheme not in ("http", "socks5"):
+                raise ValueError(f"egress profile {name!r}: use an http:// or socks5:// proxy URL")
+        return value
+
+    @field_validator("analytics_patterns")
+    @classmethod
+    def _patterns(cls, value: list[str]) -> list[str]:
+        import re
+
+        for item in value:
+            name, sep, pattern = item.partition("=")
+            if not sep or not name.strip():
+                raise ValueError(f"{item!r} is not NAME=REGEX")
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"analytics pattern {name!r} is not a regex: {exc}") from None
+        return value
 
     @field_validator("allow_networks")
     @classmethod

@@ -20,6 +20,7 @@ TOKEN_KEY = "token-hash.key"  # noqa: S105  # a file name, not a secret
 AUDIT_SIGNING_KEY = "audit-signing.pem"
 AUDIT_PUBLIC_KEY = "audit-signing.pub.pem"
 SESSION_KEY = "session.key"
+WEBHOOK_KEY = "notice-webhook.key"
 
 
 class KeyDirError(Exception):
@@ -58,7 +59,7 @@ def init_keys(key_dir: Path) -> list[Path]:
     key_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(key_dir, 0o700)
     created: list[Path] = []
-    for name in (TOKEN_KEY, SESSION_KEY):
+    for name in (TOKEN_KEY, SESSION_KEY, WEBHOOK_KEY):
         path = key_dir / name
         if not path.exists():
             _write_secret(path, secrets.token_bytes(32))

@@ -20,7 +20,11 @@ hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
 #: Modules of Cordon itself that implement hooks.
-BUILTIN_PLUGINS: tuple[str, ...] = ()
+BUILTIN_PLUGINS: tuple[str, ...] = (
+    "cordon.notices.stages",
+    "cordon.attribution.stage",
+    "cordon.crawl.stage",
+)
 
 
 class PluginError(Exception):

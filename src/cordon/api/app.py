@@ -17,22 +17,28 @@ from cordon.keys import Keys
 
 def create_app(settings: Settings, clock: Clock, engine: Engine, keys: Keys) -> FastAPI:
     """Build the API. Raises if any route lacks a declared permission."""
-    from cordon.api.routes import audit, me, orgs, reports, status, work
+    from cordon.api.routes import audit, captures, me, money, notices, orgs, reports, status, work
 
     app = FastAPI(
         title="Cordon",
         version=__version__,
         description="Cordon's API. Every route names the permission it needs (x-permission); "
         "errors are RFC 9457 problem documents.",
-        docs_url="/docs",
+        # The interactive page would load its scripts from a CDN; the OpenAPI document and
+        # docs/api.md describe every route instead.
+        docs_url=None,
         redoc_url=None,
     )
     app.state.cordon = AppState(settings=settings, clock=clock, engine=engine, keys=keys)
     app.state.readiness_probes = {}
     problems.install(app)
-    for module in (status, me, orgs, reports, audit, work):
+    for module in (status, me, orgs, reports, audit, work, money, notices, captures):
         app.include_router(module.router)
     app.include_router(orgs.groups_router)
+    # The console shares the application, so that `cordon serve` serves both.
+    from cordon.web import console
+
+    console.install(app)
     check_routes(app)
     app.add_middleware(BodyLimit, limit=settings.api.max_body_bytes)
     app.add_middleware(RequestId)

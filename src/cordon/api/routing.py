@@ -3,7 +3,8 @@
 Every route is registered through :class:`CordonRouter`, whose verbs take a required
 ``permission``; the permission becomes a dependency that refuses callers without it and is
 published in the OpenAPI document as ``x-permission``. :func:`check_routes` runs at start-up and
-refuses an application with any route that slipped past.
+refuses an application with any route that slipped past, and any console page (a route outside
+``/v1``) that changes state without the console's CSRF check (``x-csrf``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from fastapi import APIRouter, Depends, FastAPI
 from cordon.domain.permissions import Permission
 
 PERMISSION_KEY = "x-permission"
+#: Published on console operations that change state: they carry the console's CSRF check.
+CSRF_KEY = "x-csrf"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class RouteWithoutPermission(RuntimeError):
@@ -36,7 +40,8 @@ class CordonRouter(APIRouter):
         extra[PERMISSION_KEY] = permission.value
         deps = list(kwargs.pop("dependencies", None) or [])
         if permission is not Permission.PUBLIC:
-            deps.append(Depends(require(permission)))
+            # First: a caller is refused for who it is before anything else is looked at.
+            deps.insert(0, Depends(require(permission)))
         return self.api_route(
             path, methods=[method], openapi_extra=extra, dependencies=deps, **kwargs
         )
@@ -81,7 +86,8 @@ def operations(app: FastAPI) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def check_routes(app: FastAPI) -> None:
-    """Raise :class:`RouteWithoutPermission` if any API route lacks a declared permission.
+    """Raise :class:`RouteWithoutPermission` if any route lacks a declared permission, or a
+    console route (any route outside ``/v1``) that changes state lacks the CSRF check.
 
     Routes are read from the OpenAPI document, which lists every route however it was
     included; a route hidden from the document is refused too.
@@ -93,4 +99,10 @@ def check_routes(app: FastAPI) -> None:
             raise RouteWithoutPermission(
                 f"route {method} {path} declares no permission: register it through "
                 "CordonRouter with permission=..."
+            )
+        console = path != "/v1" and not path.startswith("/v1/")
+        if console and method in UNSAFE_METHODS and operation.get(CSRF_KEY) is not True:
+            raise RouteWithoutPermission(
+                f"console route {method} {path} changes state without the CSRF check: "
+                "register it through cordon.web.routing.ConsoleRouter"
             )

@@ -23,6 +23,12 @@ def groups() -> list[tuple[str, typer.Typer]]:
         ("audit", audit.app),
         ("world", world.app),
     ]
+    from cordon.cli import money, purchase
+
+    out += [("money", money.app), ("purchase", purchase.app)]
+    from cordon.cli import crawl
+
+    out.append(("capture", crawl.capture_app))
     return out
 
 
@@ -31,4 +37,13 @@ def single_commands() -> list[Callable[..., Any]]:
     from cordon.cli import demo, serve
 
     out: list[Callable[..., Any]] = [serve.serve, serve.worker, demo.demo]
+    from cordon.cli import hash as hash_command
+
+    out.append(hash_command.hash)
+    from cordon.cli import attribute, doctor
+
+    out += [attribute.attribute, doctor.doctor]
+    from cordon.cli import crawl as crawl_command
+
+    out.append(crawl_command.crawl)
     return out

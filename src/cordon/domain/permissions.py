@@ -26,6 +26,20 @@ class Permission(StrEnum):
     TOKEN_MANAGE = "token:manage"  # noqa: S105  # a permission name
     AUDIT_READ = "audit:read"
     WORK_READ = "work:read"
+    MONEY_READ = "money:read"
+    MONEY_EXPORT = "money:export"
+    MONEY_RECORD = "money:record"
+    MONEY_METRICS_READ = "money_metrics:read"
+    MONEY_OWNERSHIP_MANAGE = "money_ownership:manage"
+    TEST_PURCHASE_CREATE = "test_purchase:create"
+    DESCRIPTOR_DECIDE = "descriptor:decide"
+    CRYPTO_IMPORT = "crypto_tx:import"
+    NOTICE_READ = "notice:read"
+    NOTICE_EXPORT = "notice:export"
+    NOTICE_ANSWER = "notice:answer"
+    NOTICE_ENDPOINT_MANAGE = "notice_endpoint:manage"
+    CAPTURE_READ = "capture:read"
+    CAPTURE_EXPORT = "capture:export"
 
 
 _READ = frozenset(
@@ -33,10 +47,25 @@ _READ = frozenset(
         Permission.SELF_READ,
         Permission.REPORT_READ,
         Permission.ORG_READ,
+        Permission.MONEY_READ,
+        Permission.MONEY_METRICS_READ,
+        Permission.NOTICE_READ,
     }
 )
+_READ |= {Permission.CAPTURE_READ}
 _ANALYST = _READ | {Permission.REPORT_CREATE, Permission.REPORT_EXPORT, Permission.TOKEN_MANAGE}
-_ADMIN = _ANALYST | {Permission.USER_MANAGE, Permission.WORK_READ}
+_ANALYST |= {
+    Permission.MONEY_EXPORT,
+    Permission.MONEY_RECORD,
+    Permission.TEST_PURCHASE_CREATE,
+    Permission.DESCRIPTOR_DECIDE,
+    Permission.CRYPTO_IMPORT,
+    Permission.NOTICE_EXPORT,
+    Permission.NOTICE_ANSWER,
+}
+_ANALYST |= {Permission.CAPTURE_EXPORT}
+_ADMIN = _ANALYST | {Permission.USER_MANAGE}
+_ADMIN |= {Permission.MONEY_OWNERSHIP_MANAGE, Permission.NOTICE_ENDPOINT_MANAGE}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.VIEWER: _READ | {Permission.TOKEN_MANAGE},
@@ -45,7 +74,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 }
 
 #: Granted on top of the role to members of a coordinator organisation's admins.
-COORDINATOR_ADMIN_EXTRA = frozenset({Permission.ORG_MANAGE, Permission.AUDIT_READ})
+#: Queue sizes are coalition-wide figures, so they are the coordinator's to read.
+COORDINATOR_ADMIN_EXTRA = frozenset(
+    {Permission.ORG_MANAGE, Permission.AUDIT_READ, Permission.WORK_READ}
+)
 
 
 def permissions_for(org_type: OrgType, role: Role) -> frozenset[Permission]:

@@ -245,3 +245,94 @@ report_hash = Table(
     Column("signal_type", String(32), nullable=False),
     Column("signal", String(128), nullable=False),
 )
+
+# --- attribution and jurisdiction ------------------------------------------------------------
+# Who hosts a reported URL, who fronts it, who registered it, and whom to tell. An attribution
+# is one observation of one URL's host at one time; its access is derived from the reports that
+# name the URL (strictest marking, owners of those reports), so it carries no marking of its own.
+
+ATTRIBUTION_STATUS = "('complete','partial','failed')"
+ORIGIN_STATUS = "('direct','unknown','candidate','confirmed')"
+
+attribution = Table(
+    "attribution",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("url_id", Id, ForeignKey("url.id"), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("registrable_domain", String(255), nullable=False),
+    # 'dns': our own resolution; 'connection': the address a crawler actually connected to.
+    Column("basis", String(16), nullable=False),
+    Column("capture_id", Id, nullable=True),
+    Column("observed_at", UtcDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("address", String(45), nullable=True),
+    Column("asn", Id, nullable=True),
+    Column("as_org", String(255), nullable=True),
+    Column("prefix", String(64), nullable=True),
+    Column("country", String(2), nullable=True),
+    Column("provider", String(255), nullable=True),
+    Column("abuse_email", String(320), nullable=True),
+    Column("cdn", String(64), nullable=True),
+    Column("origin_status", String(16), nullable=False),
+    Column("origin_address", String(45), nullable=True),
+    Column("origin_provider", String(255), nullable=True),
+    Column("origin_country", String(2), nullable=True),
+    Column("registrar", String(255), nullable=True),
+    Column("registrar_iana_id", Integer, nullable=True),
+    Column("registrar_abuse_email", String(320), nullable=True),
+    Column("registrar_country", String(2), nullable=True),
+    # The whole chain (DNS answers, networks, RDAP contacts, CDN evidence) and every failure.
+    Column("chain", JSON, nullable=False),
+    Column("failures", JSON, nullable=False),
+    Column("routing", JSON, nullable=False),
+    CheckConstraint(f"status IN {ATTRIBUTION_STATUS}", name="status"),
+    CheckConstraint(f"origin_status IN {ORIGIN_STATUS}", name="origin_status"),
+    CheckConstraint("basis IN ('dns','connection')", name="basis"),
+    Index("ix_attribution_url_observed", "url_id", "observed_at"),
+    Index("ix_attribution_asn", "asn"),
+    Index("ix_attribution_country", "country"),
+)
+
+# A move of a URL's hosting to another provider, country, registrar or domain.
+attribution_hop = Table(
+    "attribution_hop",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("url_id", Id, ForeignKey("url.id"), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("from_attribution_id", Id, ForeignKey("attribution.id"), nullable=False),
+    Column("to_attribution_id", Id, ForeignKey("attribution.id"), nullable=False, unique=True),
+    Column("changes", JSON, nullable=False),
+    Column("old_host", String(255), nullable=False),
+    Column("new_host", String(255), nullable=False),
+    Column("old_provider", String(255), nullable=True),
+    Column("new_provider", String(255), nullable=True),
+    Column("old_asn", Id, nullable=True),
+    Column("new_asn", Id, nullable=True),
+    Column("old_country", String(2), nullable=True),
+    Column("new_country", String(2), nullable=True),
+    Index("ix_attribution_hop_url_at", "url_id", "at"),
+    Index("ix_attribution_hop_at", "at"),
+)
+
+# Countries a hotline or law-enforcement partner covers; none listed means its own country.
+jurisdiction_coverage = Table(
+    "jurisdiction_coverage",
+    metadata,
+    Column("org_id", Id, ForeignKey("organisation.id"), primary_key=True),
+    Column("country", String(2), primary_key=True),
+)
+
+# Whom an attribution's routing decision names, and why; the notice engine sends referrals.
+jurisdiction_route = Table(
+    "jurisdiction_route",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("attribution_id", Id, ForeignKey("attribution.id"), nullable=False, index=True),
+    Column("org_id", Id, ForeignKey("organisation.id"), nullable=False, index=True),
+    Column("org_type", String(32), nullable=False),
+    Column("country", String(2), nullable=True),
+    Column("reason", Text, nullable=False),
+    UniqueConstraint("attribution_id", "org_id", name="uq_jurisdiction_route_attribution_org"),
+)

@@ -1,0 +1,301 @@
+"""The inbox: notices addressed to your organisation, answers, and where else they are sent."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+from fastapi import Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from cordon.api.auth import CurrentPrincipal
+from cordon.api.problems import Problem, not_found
+from cordon.api.routing import CordonRouter
+from cordon.api.state import actor_of, app_state
+from cordon.domain.permissions import Permission
+from cordon.notices import repo as notices
+from cordon.notices.kinds import KINDS
+from cordon.notices.policy import NoticePolicy
+from cordon.notices.states import State, TransitionError
+
+router = CordonRouter(prefix="/v1/notices", tags=["notices"])
+
+
+def _problem(exc: notices.NoticeError | TransitionError) -> Problem:
+    if isinstance(exc, notices.NotFound):
+        return Problem(404, str(exc))
+    if isinstance(exc, TransitionError):
+        return Problem(409, str(exc))
+    errors = [{"field": exc.field, "message": str(exc)}] if exc.field else None
+    return Problem(422, str(exc), errors=errors)
+
+
+def _filter(
+    kind: str | None, state: str | None, open_only: bool, unread: bool
+) -> notices.NoticeFilter:
+    if kind is not None and kind not in KINDS:
+        raise Problem(
+            422,
+            f"unknown notice kind {kind!r}; known: {', '.join(sorted(KINDS))}",
+            errors=[{"field": "kind", "message": "unknown"}],
+        )
+    parsed: State | None = None
+    if state is not None:
+        try:
+            parsed = State(state)
+        except ValueError:
+            raise Problem(
+                422,
+                f"unknown state {state!r}; use one of {', '.join(s.value for s in State)}",
+                errors=[{"field": "state", "message": "unknown"}],
+            ) from None
+    return notices.NoticeFilter(kind=kind, state=parsed, open_only=open_only, unread_only=unread)
+
+
+@router.get("", permission=Permission.NOTICE_READ, summary="Your organisation's inbox")
+def inbox(
+    request: Request,
+    principal: CurrentPrincipal,
+    kind: str | None = None,
+    state: str | None = None,
+    open: bool = False,
+    unread: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    before_id: int | None = None,
+) -> dict[str, Any]:
+    """Notices addressed to your organisation, newest first; ``unread`` ones have a round
+    you have not opened. Every read is audited."""
+    f = _filter(kind, state, open, unread)
+    app = app_state(request)
+    with app.write() as conn:
+        page = notices.list_page(
+            conn,
+            app.clock,
+            principal,
+            actor_of(request, principal),
+            f,
+            limit=limit,
+            before_id=before_id,
+        )
+    return {
+        "items": [notices.notice_as_dict(n) for n in page],
+        "next_before_id": page[-1].id if len(page) == limit else None,
+    }
+
+
+@router.get("/count", permission=Permission.NOTICE_READ, summary="Count your notices")
+def count(
+    request: Request,
+    principal: CurrentPrincipal,
+    kind: str | None = None,
+    state: str | None = None,
+    open: bool = False,
+    unread: bool = False,
+) -> dict[str, int]:
+    f = _filter(kind, state, open, unread)
+    app = app_state(request)
+    with app.read() as conn:
+        return {"count": notices.count(conn, principal, f)}
+
+
+@router.get(
+    "/export",
+    permission=Permission.NOTICE_EXPORT,
+    summary="Export your organisation's notices as JSON Lines",
+)
+def export(
+    request: Request,
+    principal: CurrentPrincipal,
+    kind: str | None = None,
+    state: str | None = None,
+    open: bool = False,
+) -> StreamingResponse:
+    f = _filter(kind, state, open, False)
+    app = app_state(request)
+    with app.write() as conn:
+        items = [
+            notices.notice_as_dict(n)
+            for n in notices.export(conn, app.clock, principal, actor_of(request, principal), f)
+        ]
+
+    def lines() -> Iterator[bytes]:
+        for item in items:
+            yield (json.dumps(item, ensure_ascii=False) + "\n").encode()
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+
+# ------------------------------------------------------------------------------ endpoints
+
+
+class EndpointIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    channel: Literal["email", "webhook"]
+    target: str = Field(min_length=3, max_length=500, description="E-mail address or URL")
+    kinds: list[str] = Field(
+        default_factory=list, description="Kinds of notice sent here; empty means all"
+    )
+
+
+@router.get(
+    "/endpoints",
+    permission=Permission.NOTICE_ENDPOINT_MANAGE,
+    summary="Where your organisation receives notices besides the inbox",
+)
+def list_endpoints(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+    app = app_state(request)
+    with app.read() as conn:
+        found = notices.list_endpoints(conn, principal)
+    return {"items": [notices.endpoint_as_dict(e) for e in found]}
+
+
+@router.post(
+    "/endpoints",
+    permission=Permission.NOTICE_ENDPOINT_MANAGE,
+    status_code=201,
+    summary="Receive notices by e-mail or signed webhook",
+)
+def add_endpoint(body: EndpointIn, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+    """For a webhook the answer carries ``secret``, shown this once: keep it to verify the
+    ``Cordon-Signature`` header (docs/notices.md)."""
+    app = app_state(request)
+    try:
+        with app.write() as conn:
+            ep, secret = notices.add_endpoint(
+                conn,
+                app.clock,
+                principal,
+                actor_of(request, principal),
+                channel=body.channel,
+                target=body.target,
+                kinds=body.kinds,
+                key_dir=app.settings.key_dir,
+            )
+    except notices.NoticeError as exc:
+        raise _problem(exc) from None
+    out = notices.endpoint_as_dict(ep)
+    if secret is not None:
+        out["secret"] = secret
+    return out
+
+
+@router.post(
+    "/endpoints/{endpoint_id}/rotate-secret",
+    permission=Permission.NOTICE_ENDPOINT_MANAGE,
+    summary="Give a webhook endpoint a new signing secret",
+)
+def rotate_secret(
+    endpoint_id: int, request: Request, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    app = app_state(request)
+    try:
+        with app.write() as conn:
+            ep, secret = notices.rotate_secret(
+                conn,
+                app.clock,
+                principal,
+                actor_of(request, principal),
+                endpoint_id,
+                key_dir=app.settings.key_dir,
+            )
+    except notices.NoticeError as exc:
+        raise _problem(exc) from None
+    return {**notices.endpoint_as_dict(ep), "secret": secret}
+
+
+class ActiveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    active: bool
+
+
+@router.post(
+    "/endpoints/{endpoint_id}/active",
+    permission=Permission.NOTICE_ENDPOINT_MANAGE,
+    summary="Turn an endpoint on or off",
+)
+def set_active(
+    endpoint_id: int, body: ActiveIn, request: Request, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    app = app_state(request)
+    try:
+        with app.write() as conn:
+            ep = notices.set_endpoint_active(
+                conn, app.clock, principal, actor_of(request, principal), endpoint_id, body.active
+            )
+    except notices.NoticeError as exc:
+        raise _problem(exc) from None
+    return notices.endpoint_as_dict(ep)
+
+
+@router.post(
+    "/deliveries/{delivery_id}/retry",
+    permission=Permission.NOTICE_ENDPOINT_MANAGE,
+    summary="Try an abandoned delivery again",
+)
+def retry_delivery(
+    delivery_id: int, request: Request, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    app = app_state(request)
+    try:
+        with app.write() as conn:
+            d = notices.retry_delivery(
+                conn, app.clock, principal, actor_of(request, principal), delivery_id
+            )
+    except notices.NoticeError as exc:
+        raise _problem(exc) from None
+    return {"id": d.id, "state": d.state, "attempt": d.attempt, "channel": d.channel}
+
+
+# ------------------------------------------------------------------------------ one notice
+
+
+class AnswerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    answer: str = Field(min_length=1, max_length=32, description="One of the notice's answers")
+    note: str | None = Field(None, max_length=5000)
+
+
+@router.get(
+    "/{notice_id}",
+    permission=Permission.NOTICE_READ,
+    summary="One notice with its deliveries and history (marks it read)",
+)
+def get_notice(notice_id: int, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+    app = app_state(request)
+    with app.write() as conn:
+        found = notices.get(conn, app.clock, principal, actor_of(request, principal), notice_id)
+        if found is None:
+            raise not_found("notice", notice_id)
+        return notices.notice_as_dict(
+            found,
+            deliveries_=notices.deliveries(conn, notice_id),
+            events_=notices.events(conn, notice_id),
+        )
+
+
+@router.post(
+    "/{notice_id}/answer",
+    permission=Permission.NOTICE_ANSWER,
+    summary="Answer a notice (account closed, not ours, under review, disputed, ...)",
+)
+def answer(
+    notice_id: int, body: AnswerIn, request: Request, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    app = app_state(request)
+    try:
+        with app.write() as conn:
+            done = notices.answer(
+                conn,
+                app.clock,
+                principal,
+                actor_of(request, principal),
+                NoticePolicy.from_settings(app.settings),
+                notice_id,
+                body.answer,
+                body.note,
+            )
+    except (notices.NoticeError, TransitionError) as exc:
+        raise _problem(exc) from None
+    return notices.notice_as_dict(done)
