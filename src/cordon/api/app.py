@@ -17,7 +17,18 @@ from cordon.keys import Keys
 
 def create_app(settings: Settings, clock: Clock, engine: Engine, keys: Keys) -> FastAPI:
     """Build the API. Raises if any route lacks a declared permission."""
-    from cordon.api.routes import audit, captures, me, money, notices, orgs, reports, status, work
+    from cordon.api.routes import (
+        attributions,
+        audit,
+        captures,
+        me,
+        money,
+        notices,
+        orgs,
+        reports,
+        status,
+        work,
+    )
 
     app = FastAPI(
         title="Cordon",
@@ -32,7 +43,7 @@ def create_app(settings: Settings, clock: Clock, engine: Engine, keys: Keys) -> 
     app.state.cordon = AppState(settings=settings, clock=clock, engine=engine, keys=keys)
     app.state.readiness_probes = {}
     problems.install(app)
-    for module in (status, me, orgs, reports, audit, work, money, notices, captures):
+    for module in (status, me, orgs, reports, audit, work, money, notices, captures, attributions):
         app.include_router(module.router)
     app.include_router(orgs.groups_router)
     # The console shares the application, so that `cordon serve` serves both.

@@ -26,6 +26,7 @@ class Permission(StrEnum):
     TOKEN_MANAGE = "token:manage"  # noqa: S105  # a permission name
     AUDIT_READ = "audit:read"
     WORK_READ = "work:read"
+    ATTRIBUTION_READ = "attribution:read"
     MONEY_READ = "money:read"
     MONEY_EXPORT = "money:export"
     MONEY_RECORD = "money:record"
@@ -52,7 +53,7 @@ _READ = frozenset(
         Permission.NOTICE_READ,
     }
 )
-_READ |= {Permission.CAPTURE_READ}
+_READ |= {Permission.CAPTURE_READ, Permission.ATTRIBUTION_READ}
 _ANALYST = _READ | {Permission.REPORT_CREATE, Permission.REPORT_EXPORT, Permission.TOKEN_MANAGE}
 _ANALYST |= {
     Permission.MONEY_EXPORT,

@@ -18,6 +18,7 @@ from cordon.world.rdap import BOOTSTRAP_DIR
 from cordon.world.tls import CA_FILE
 
 CONFIG_FILE = "world.toml"
+CDN_FILE = "cdn.json"
 
 
 def _toml(value: object) -> str:
@@ -59,6 +60,7 @@ def world_config(
         f"allow_networks = {_toml(sorted(b.cidr for b in truth.blocks))}",
         f"extra_ports = {_toml(extra_ports)}",
     ]
+    lines += ["", "[attribution]", f"cdn_files = {_toml([CDN_FILE])}"]
     for psp in truth.payment_providers:
         lines += [
             "",
@@ -81,6 +83,24 @@ def world_config(
     return "\n".join(lines) + "\n"
 
 
+def cdn_data(truth: GroundTruth) -> str:
+    """The world's CDN as a Cordon CDN data file: the world's CDN is fictitious, so Cordon
+    learns it the way an operator adds a CDN it does not ship (attribution.cdn_files)."""
+    entries = [
+        {
+            "id": f"world-{p.id.lower()}",
+            "name": p.name,
+            "asns": [p.asn],
+            "cname_suffixes": [f"cdn.{p.domain}"],
+            "nameserver_suffixes": [p.domain],
+            "headers": [{"name": "x-edge-ray"}],
+        }
+        for p in truth.providers
+        if p.kind == "cdn"
+    ]
+    return json.dumps({"format": "cordon-cdn/1", "cdns": entries}, indent=1) + "\n"
+
+
 def write_world_config(
     folder: Path,
     truth: GroundTruth,
@@ -90,7 +110,8 @@ def write_world_config(
     ports: tuple[int, int],
     clock: tuple[datetime, float],
 ) -> Path:
-    """Write ``world.toml`` into ``folder`` and return its path."""
+    """Write ``world.toml`` (and the CDN data file it names) into ``folder``; return its path."""
+    (folder / CDN_FILE).write_text(cdn_data(truth), "utf-8")
     path = folder / CONFIG_FILE
     path.write_text(world_config(truth, dns=dns, smtp=smtp, ports=ports, clock=clock), "utf-8")
     return path
