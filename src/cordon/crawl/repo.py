@@ -257,6 +257,10 @@ class Stored:
     state: str
 
 
+#: Key of the PostgreSQL advisory lock under which captures are stored.
+CAPTURE_STORE_LOCK = 0x436F72646F6E01
+
+
 def store_capture(
     conn: Connection, clock: Clock, actor: audit.Actor, result: CaptureResult, settings: Settings
 ) -> Stored:
@@ -264,6 +268,11 @@ def store_capture(
     schedule; queue the capture for matching and the URL for attribution; audit it. All in the
     caller's transaction."""
     url_id = result.plan.url_id
+    if is_postgres(conn):
+        # Capture stores take turns, as they do on SQLite: a capture of a page and a capture
+        # of another site linking to it, committing at the same moment under read committed,
+        # would each miss the other, and the referrer re-crawl of the page would be lost.
+        conn.execute(select(func.pg_advisory_xact_lock(CAPTURE_STORE_LOCK)))
     _ensure_schedule(conn, url_id, 0)
     lock = select(crawl_schedule).where(crawl_schedule.c.url_id == url_id)
     if is_postgres(conn):
@@ -558,16 +567,12 @@ def _store_links(
         if cross and uid not in first_time and uid != url_id and uid not in queued_set
     ]
     if fresh:
-        # Lock the targets' schedules: a capture of a target committing at this moment holds
-        # its row, so this waits for it and sees its crawl, and that capture (which looks for
-        # links after updating its row) sees these links. Without the lock each could miss the
-        # other under PostgreSQL's read committed isolation.
         captured = [
             int(u)
             for u in conn.execute(
-                select(crawl_schedule.c.url_id)
-                .where(crawl_schedule.c.url_id.in_(fresh), crawl_schedule.c.crawls > 0)
-                .with_for_update()
+                select(crawl_schedule.c.url_id).where(
+                    crawl_schedule.c.url_id.in_(fresh), crawl_schedule.c.crawls > 0
+                )
             ).scalars()
         ]
         if captured:
