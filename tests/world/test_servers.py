@@ -319,6 +319,7 @@ def test_nothing_served_is_written_to_the_world_folder(world: WorldHandle) -> No
     assert files == [
         "ca/world-ca-key.pem",
         "ca/world-ca.pem",
+        "cdn.json",
         "ground_truth.json",
         "ipdb/world-asn.mmdb",
         "ipdb/world-country.mmdb",
