@@ -176,7 +176,7 @@ def demo(
     import uvicorn
 
     from cordon.api.app import create_app
-    from cordon.clock import AcceleratedClock
+    from cordon.clock import AcceleratedClock, FrozenClock
     from cordon.config import load_settings
     from cordon.keys import init_keys, load_keys
     from cordon.pipeline.runner import StageContext, run_forever, run_until_idle
@@ -203,7 +203,9 @@ def demo(
                 "api": {"secure_cookies": False},
             },
         )
-        clock = AcceleratedClock(world.now(), speed)
+        # The run takes the work that is due now on a clock that stands still, so that it ends;
+        # the served demo then lives on an accelerated clock (re-crawls, repeats, escalations).
+        clock = FrozenClock(world.now())
         engine = make_engine(settings.database_url)
         try:
             upgrade(engine)
@@ -235,7 +237,9 @@ def demo(
                 "API token of the hotline analyst (try it):\n"
                 f"  curl -H 'Authorization: Bearer {token}' http://127.0.0.1:{port}/v1/reports"
             )
-            app = create_app(settings, clock, engine, keys)
+            live_clock = AcceleratedClock(clock.now(), speed)
+            stage_ctx = StageContext(clock=live_clock, settings=settings)
+            app = create_app(settings, live_clock, engine, keys)
             stop = threading.Event()
             worker = threading.Thread(
                 target=run_forever, args=(engine, found, stage_ctx, stop), daemon=True
