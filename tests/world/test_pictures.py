@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
-import pytest
 from threatexchange.signal_type.pdq.pdq_hasher import pdq_from_bytes, pdq_from_file
 from threatexchange.signal_type.pdq.signal import PdqSignal
 
 from cordon.world import GroundTruth
 from cordon.world.pictures import hamming, hash_picture, render
 
-CONFORMANCE = Path(os.environ.get("CORDON_CONFORMANCE_DIR", "/work/shared/conformance"))
-REFERENCE = CONFORMANCE / "pdq" / "bridge-mods" / "aaa-orig.jpg"
 
-
-@pytest.mark.skipif(not REFERENCE.is_file(), reason="PDQ conformance images not present")
-def test_pdq_hex_is_packed_as_python_threatexchange_packs_it() -> None:
-    expected, quality = pdq_from_file(REFERENCE)
-    ours = hash_picture(REFERENCE.read_bytes())
+def test_pdq_hex_is_packed_as_python_threatexchange_packs_it(pdq_conformance: Path) -> None:
+    reference = pdq_conformance / "bridge-mods" / "aaa-orig.jpg"
+    expected, quality = pdq_from_file(reference)
+    ours = hash_picture(reference.read_bytes())
     assert ours.pdq == expected
     assert ours.pdq_quality == quality
 
