@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import Query, Request
 
+from cordon.api import paging
 from cordon.api.auth import CurrentPrincipal
 from cordon.api.problems import Problem, not_found
 from cordon.api.routing import CordonRouter
@@ -55,21 +56,15 @@ def list_attributions(
     before_id: int | None = None,
 ) -> dict[str, Any]:
     f = _filter(country, asn, cdn, status, since)
-    state = app_state(request)
-    with state.write() as conn:
-        page = attributions.list_page(
-            conn,
-            state.clock,
-            principal,
-            actor_of(request, principal),
-            f,
-            limit=limit,
-            before_id=before_id,
-        )
-    return {
-        "items": [attributions.record_as_dict(r) for r in page],
-        "next_before_id": page[-1].id if len(page) == limit else None,
-    }
+    return paging.page(
+        request,
+        principal,
+        attributions.list_page,
+        f,
+        limit=limit,
+        before_id=before_id,
+        show=attributions.record_as_dict,
+    )
 
 
 @router.get(
@@ -87,9 +82,7 @@ def count_attributions(
     since: datetime | None = None,
 ) -> dict[str, int]:
     f = _filter(country, asn, cdn, status, since)
-    state = app_state(request)
-    with state.read() as conn:
-        return {"count": attributions.count(conn, principal, f)}
+    return paging.count(request, principal, attributions.count, f)
 
 
 @router.get(

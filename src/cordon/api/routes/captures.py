@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import Query, Request
 from fastapi.responses import Response
 
+from cordon.api import paging
 from cordon.api.auth import CurrentPrincipal
 from cordon.api.problems import Problem, not_found
 from cordon.api.routing import CordonRouter
@@ -49,21 +50,15 @@ def list_captures(
     """Newest first, without pictures and indicators (read one capture for those). Page on with
     ``before_id`` set to ``next_before_id``."""
     f = _filter(url_id, domain, outcome, cloaking, since)
-    state = app_state(request)
-    with state.write() as conn:
-        page = captures.list_page(
-            conn,
-            state.clock,
-            principal,
-            actor_of(request, principal),
-            f,
-            limit=limit,
-            before_id=before_id,
-        )
-    return {
-        "items": page,
-        "next_before_id": page[-1]["id"] if len(page) == limit else None,
-    }
+    return paging.page(
+        request,
+        principal,
+        captures.list_page,
+        f,
+        limit=limit,
+        before_id=before_id,
+        show=dict,
+    )
 
 
 @router.get(
@@ -79,9 +74,7 @@ def count_captures(
     since: datetime | None = None,
 ) -> dict[str, int]:
     f = _filter(url_id, domain, outcome, cloaking, since)
-    state = app_state(request)
-    with state.read() as conn:
-        return {"count": captures.count(conn, principal, f)}
+    return paging.count(request, principal, captures.count, f)
 
 
 @router.get(

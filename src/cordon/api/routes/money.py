@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from cordon.api import paging
 from cordon.api.auth import CurrentPrincipal
 from cordon.api.problems import Problem, not_found
 from cordon.api.routing import CordonRouter
@@ -383,21 +384,15 @@ def list_purchases(
     before_id: int | None = None,
 ) -> dict[str, Any]:
     f = _purchase_filter(own, since)
-    state = app_state(request)
-    with state.write() as conn:
-        page = purchases.list_page(
-            conn,
-            state.clock,
-            principal,
-            actor_of(request, principal),
-            f,
-            limit=limit,
-            before_id=before_id,
-        )
-    return {
-        "items": [purchases.purchase_as_dict(p) for p in page],
-        "next_before_id": page[-1].id if len(page) == limit else None,
-    }
+    return paging.page(
+        request,
+        principal,
+        purchases.list_page,
+        f,
+        limit=limit,
+        before_id=before_id,
+        show=purchases.purchase_as_dict,
+    )
 
 
 @router.get(
@@ -407,9 +402,7 @@ def count_purchases(
     request: Request, principal: CurrentPrincipal, own: bool = False, since: datetime | None = None
 ) -> dict[str, int]:
     f = _purchase_filter(own, since)
-    state = app_state(request)
-    with state.read() as conn:
-        return {"count": purchases.count(conn, principal, f)}
+    return paging.count(request, principal, purchases.count, f)
 
 
 @router.get(

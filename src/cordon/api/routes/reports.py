@@ -13,6 +13,7 @@ from fastapi import Header, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import TypeAdapter, ValidationError
 
+from cordon.api import paging
 from cordon.api.auth import CurrentPrincipal
 from cordon.api.problems import Problem, not_found
 from cordon.api.routing import CordonRouter
@@ -187,21 +188,15 @@ def list_reports(
 ) -> dict[str, Any]:
     """Newest first. Page on with ``before_id`` set to ``next_before_id``."""
     f = _filter(tlp, since, until, domain, own)
-    state = app_state(request)
-    with state.write() as conn:
-        page = reports.list_page(
-            conn,
-            state.clock,
-            principal,
-            actor_of(request, principal),
-            f,
-            limit=limit,
-            before_id=before_id,
-        )
-    return {
-        "items": [reports.report_as_dict(r) for r in page],
-        "next_before_id": page[-1].id if len(page) == limit else None,
-    }
+    return paging.page(
+        request,
+        principal,
+        reports.list_page,
+        f,
+        limit=limit,
+        before_id=before_id,
+        show=reports.report_as_dict,
+    )
 
 
 @router.get("/count", permission=Permission.REPORT_READ, summary="Count reports you may see")
@@ -215,9 +210,7 @@ def count_reports(
     own: bool = False,
 ) -> dict[str, int]:
     f = _filter(tlp, since, until, domain, own)
-    state = app_state(request)
-    with state.read() as conn:
-        return {"count": reports.count(conn, principal, f)}
+    return paging.count(request, principal, reports.count, f)
 
 
 @router.get(
