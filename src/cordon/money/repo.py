@@ -16,7 +16,6 @@ the marking of the report that led to it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -71,6 +70,7 @@ from cordon.store.tables_money import (
     test_purchase,
     url_confirmation,
 )
+from cordon.store.urls import upsert_url
 
 IDENTIFIER_KIND = "payment_identifier"
 SIGHTING_KIND = "payment_sighting"
@@ -205,23 +205,7 @@ def url_id_for(conn: Connection, now: datetime, raw: str) -> int:
         n = normalize_url(raw)
     except InvalidUrl as exc:
         raise MoneyError(str(exc), "site_url") from None
-    digest = hashlib.sha256(n.url.encode()).digest()
-    insert = pg_insert if is_postgres(conn) else sqlite_insert
-    conn.execute(
-        insert(url)
-        .values(
-            url_sha256=digest,
-            url=n.url,
-            scheme=n.scheme,
-            host=n.host,
-            port=n.port,
-            registrable_domain=n.registrable_domain,
-            suffix=n.suffix,
-            first_seen_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["url_sha256"])
-    )
-    return int(conn.execute(select(url.c.id).where(url.c.url_sha256 == digest)).scalar_one())
+    return upsert_url(conn, now, n)
 
 
 def _site_of(conn: Connection, url_id: int) -> tuple[str, str]:

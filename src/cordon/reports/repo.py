@@ -10,8 +10,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Select, and_, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from cordon.audit import log as audit
 from cordon.audit.reads import record_sensitive_reads
@@ -22,8 +20,8 @@ from cordon.domain.urls import InvalidUrl, NormalizedUrl, normalize_url
 from cordon.pipeline import repo as work
 from cordon.reports.model import ReportIn
 from cordon.store import access
-from cordon.store.db import is_postgres
 from cordon.store.tables import report, report_hash, report_url, sharing_group, url
+from cordon.store.urls import upsert_urls
 
 KIND = "report"
 #: The stage that takes every newly reported URL.
@@ -89,34 +87,6 @@ def request_digest(data: ReportIn) -> bytes:
     return hashlib.sha256(canonical.encode()).digest()
 
 
-def _upsert_urls(conn: Connection, now: datetime, normalized: list[NormalizedUrl]) -> list[int]:
-    digests = [hashlib.sha256(n.url.encode()).digest() for n in normalized]
-    rows = [
-        {
-            "url_sha256": d,
-            "url": n.url,
-            "scheme": n.scheme,
-            "host": n.host,
-            "port": n.port,
-            "registrable_domain": n.registrable_domain,
-            "suffix": n.suffix,
-            "first_seen_at": now,
-        }
-        for d, n in zip(digests, normalized, strict=True)
-    ]
-    insert = pg_insert if is_postgres(conn) else sqlite_insert
-    unique_rows = list({r["url_sha256"]: r for r in rows}.values())
-    conn.execute(insert(url).on_conflict_do_nothing(index_elements=["url_sha256"]), unique_rows)
-    ids: dict[bytes, int] = {}
-    for start in range(0, len(digests), 500):
-        chunk = digests[start : start + 500]
-        for digest, uid in conn.execute(
-            select(url.c.url_sha256, url.c.id).where(url.c.url_sha256.in_(chunk))
-        ):
-            ids[bytes(digest)] = int(uid)
-    return [ids[d] for d in digests]
-
-
 def _existing(conn: Connection, org_id: int, key: str) -> tuple[int, bytes] | None:
     row = conn.execute(
         select(report.c.id, report.c.request_hash).where(
@@ -176,7 +146,7 @@ def submit(
     if data.tlp is not Tlp.RED and data.red_users:
         raise ReportError("red_users applies to RED reports only", "red_users")
     now = clock.now()
-    url_ids = _upsert_urls(conn, now, normalized)
+    url_ids = upsert_urls(conn, now, normalized)
     report_id = conn.execute(
         report.insert()
         .values(
