@@ -5,6 +5,11 @@ Every route is registered through :class:`CordonRouter`, whose verbs take a requ
 published in the OpenAPI document as ``x-permission``. :func:`check_routes` runs at start-up and
 refuses an application with any route that slipped past, and any console page (a route outside
 ``/v1``) that changes state without the console's CSRF check (``x-csrf``).
+
+A route outside ``/v1`` that changes state may instead be declared ``token_only`` (published as
+``x-token-only``): it then refuses every caller that does not send ``Authorization: Bearer``,
+so a browser's cookies can never act on it and a cross-site request cannot forge it (HMA's
+routes, which HMA clients call with a token).
 """
 
 from __future__ import annotations
@@ -12,18 +17,33 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 
 from cordon.domain.permissions import Permission
 
 PERMISSION_KEY = "x-permission"
 #: Published on console operations that change state: they carry the console's CSRF check.
 CSRF_KEY = "x-csrf"
+#: Published on operations that accept a bearer token only (never a session cookie).
+TOKEN_ONLY_KEY = "x-token-only"  # noqa: S105  # an OpenAPI extension name
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class RouteWithoutPermission(RuntimeError):
     """A route was registered without declaring its permission."""
+
+
+def bearer_only(request: Request) -> None:
+    """Refuse a caller that does not send a bearer token (a session cookie is not enough)."""
+    from cordon.api.problems import Problem
+
+    scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not credential.strip():
+        raise Problem(
+            401,
+            "this route accepts a bearer token only: send Authorization: Bearer <token>",
+            headers={"WWW-Authenticate": 'Bearer realm="cordon"'},
+        )
 
 
 class CordonRouter(APIRouter):
@@ -36,12 +56,18 @@ class CordonRouter(APIRouter):
 
         if kwargs.get("include_in_schema") is False:
             raise RouteWithoutPermission(f"route {path} may not be hidden from the API document")
+        token_only = bool(kwargs.pop("token_only", False))
         extra = dict(kwargs.pop("openapi_extra", None) or {})
         extra[PERMISSION_KEY] = permission.value
         deps = list(kwargs.pop("dependencies", None) or [])
         if permission is not Permission.PUBLIC:
             # First: a caller is refused for who it is before anything else is looked at.
             deps.insert(0, Depends(require(permission)))
+        if token_only:
+            if permission is Permission.PUBLIC:
+                raise RouteWithoutPermission(f"route {path}: a token-only route needs a token")
+            extra[TOKEN_ONLY_KEY] = True
+            deps.insert(0, Depends(bearer_only))
         return self.api_route(
             path, methods=[method], openapi_extra=extra, dependencies=deps, **kwargs
         )
@@ -87,7 +113,8 @@ def operations(app: FastAPI) -> list[tuple[str, str, dict[str, Any]]]:
 
 def check_routes(app: FastAPI) -> None:
     """Raise :class:`RouteWithoutPermission` if any route lacks a declared permission, or a
-    console route (any route outside ``/v1``) that changes state lacks the CSRF check.
+    console route (any route outside ``/v1``) that changes state lacks the CSRF check and is not
+    token-only.
 
     Routes are read from the OpenAPI document, which lists every route however it was
     included; a route hidden from the document is refused too.
@@ -101,8 +128,14 @@ def check_routes(app: FastAPI) -> None:
                 "CordonRouter with permission=..."
             )
         console = path != "/v1" and not path.startswith("/v1/")
-        if console and method in UNSAFE_METHODS and operation.get(CSRF_KEY) is not True:
+        if (
+            console
+            and method in UNSAFE_METHODS
+            and operation.get(CSRF_KEY) is not True
+            and operation.get(TOKEN_ONLY_KEY) is not True
+        ):
             raise RouteWithoutPermission(
                 f"console route {method} {path} changes state without the CSRF check: "
-                "register it through cordon.web.routing.ConsoleRouter"
+                "register it through cordon.web.routing.ConsoleRouter, or declare it "
+                "token_only=True so that it accepts bearer tokens only"
             )
