@@ -1,0 +1,1 @@
+"""Search over every identifier Cordon knows, and batch screening. See docs/cases.md."""
