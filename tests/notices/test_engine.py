@@ -14,7 +14,7 @@ from cordon.clock import FrozenClock
 from cordon.config import Settings
 from cordon.domain.partners import Principal
 from cordon.notices import repo as notices
-from cordon.notices.kinds import PAYMENT_ALERT
+from cordon.notices.kinds import HOST_TAKEDOWN, PAYMENT_ALERT
 from cordon.notices.policy import NoticePolicy
 from cordon.notices.states import State, TransitionError
 from cordon.pipeline.runner import StageContext, run_until_idle
@@ -330,3 +330,39 @@ def test_endpoints_are_validated(
                 kinds=["nonsense"],
                 key_dir=notice_settings.key_dir,
             )
+
+
+def test_a_draft_is_read_by_its_issuer_only_until_it_is_sent(
+    engine: Engine, clock: FrozenClock, notice_settings: Settings
+) -> None:
+    policy = NoticePolicy.from_settings(notice_settings)
+    with write(engine) as conn:
+        issuer = make_member(conn, clock, org_type="hotline")
+        host = make_member(conn, clock, org_type="hosting_provider")
+        made = notices.issue(
+            conn,
+            clock,
+            STAGE,
+            policy,
+            kind=HOST_TAKEDOWN,
+            recipient_org_id=host.org_id,
+            issuer_org_id=issuer.org_id,
+            subject_kind="url",
+            subject_id=7,
+            title="Takedown: draft",
+            body="Collected until the batch window closes.",
+            payload={},
+            draft=True,
+        )
+    everyone = notices.NoticeFilter()
+    with write(engine) as conn:
+        assert notices.get(conn, clock, host, STAGE, made.id) is None
+        assert notices.count(conn, host, everyone) == 0
+        assert [n.id for n in notices.list_page(conn, clock, issuer, STAGE, everyone)] == [made.id]
+    with write(engine) as conn:
+        notices.send_draft(
+            conn, clock, STAGE, policy, made.id, title="Takedown", body="Final.", payload={}
+        )
+    with write(engine) as conn:
+        assert notices.count(conn, host, everyone) == 1
+        assert notices.count(conn, issuer, everyone) == 0

@@ -36,7 +36,11 @@ from cordon.domain.tlp import Tlp
 from cordon.money import alerts, repo
 from cordon.money.identifiers import IdentifierSpec, from_found, from_parsed, parse_identifier
 from cordon.notices.policy import NoticePolicy
+from cordon.pipeline import repo as work
 from cordon.store import access
+
+#: The stage told of every confirmed URL (cordon.outcomes.stages).
+CONFIRMED_STAGE = "outcome_confirm"
 
 IdentifierLike = (
     str | FoundIdentifier | CryptoAddress | BankAccount | CheckoutAccount | IdentifierSpec
@@ -175,6 +179,8 @@ def mark_url_confirmed(
         {s.identifier_id for s in repo.sightings_on_site(conn, confirmation.site)}
     )
     outcomes = alerts.raise_alerts(conn, clock, actor, policy or NoticePolicy(), identifier_ids)
+    # Host, registrar and referral notices follow every confirmation (cordon.outcomes).
+    work.enqueue(conn, now, CONFIRMED_STAGE, "url", [url_id], rearm=True)
     return ConfirmationResult(confirmation, first, outcomes)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import smtplib
+import ssl
+from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -28,8 +30,10 @@ def compose(
     delivery_key: str,
     notice_id: int,
     sent_at: Any,
+    attachments: Sequence[tuple[str, dict[str, Any]]] = (),
 ) -> EmailMessage:
-    """The e-mail of one notice round: the text as the body, ``document`` as notice.json."""
+    """The e-mail of one notice round: the text as the body, ``document`` as notice.json,
+    then each of ``attachments`` (file name, JSON document) as its own JSON file."""
     message = EmailMessage()
     message["From"] = sender
     message["To"] = recipient
@@ -45,6 +49,13 @@ def compose(
         subtype="json",
         filename="notice.json",
     )
+    for filename, attached in attachments:
+        message.add_attachment(
+            json.dumps(attached, indent=1, ensure_ascii=False).encode(),
+            maintype="application",
+            subtype="json",
+            filename=filename,
+        )
     return message
 
 
@@ -58,7 +69,8 @@ def send(settings: SmtpSettings, key_dir: Path, message: EmailMessage) -> None:
     try:
         with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_seconds) as smtp:
             if settings.starttls:
-                smtp.starttls()
+                # smtplib's own default would accept any certificate: verify the server's.
+                smtp.starttls(context=ssl.create_default_context())
             if settings.username:
                 password = (key_dir / SMTP_PASSWORD_FILE).read_text(encoding="utf-8").strip()
                 smtp.login(settings.username, password)

@@ -12,7 +12,7 @@ import re
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from sqlalchemy import (
     Connection,
     String,
     and_,
+    case,
     func,
     literal,
     or_,
@@ -35,7 +36,7 @@ from cordon.config import Settings
 from cordon.domain import netpolicy
 from cordon.domain.partners import OrgType, Principal
 from cordon.domain.tlp import Tlp
-from cordon.notices import mail, webhook
+from cordon.notices import links, mail, webhook
 from cordon.notices.kinds import ESCALATION, Effect, NoticeKind, get_kind
 from cordon.notices.policy import NoticePolicy
 from cordon.notices.secrets import (
@@ -49,9 +50,14 @@ from cordon.notices.states import (
     State,
     TransitionError,
     after_answer,
+    after_failed_verification,
+    after_reappearance,
+    after_send,
+    after_verification,
     escalates,
     may_reopen,
     may_repeat,
+    stops_repeats,
 )
 from cordon.pipeline import repo as work
 from cordon.store import access
@@ -88,7 +94,9 @@ class NotFound(NoticeError):
 class Notice:
     id: int
     kind: str
-    recipient_org_id: int
+    recipient_org_id: int | None
+    recipient_address: str | None
+    recipient_name: str | None
     issuer_org_id: int | None
     subject_kind: str
     subject_id: int
@@ -163,7 +171,9 @@ def _notice(row: Any) -> Notice:
     return Notice(
         id=int(row.id),
         kind=row.kind,
-        recipient_org_id=int(row.recipient_org_id),
+        recipient_org_id=None if row.recipient_org_id is None else int(row.recipient_org_id),
+        recipient_address=row.recipient_address,
+        recipient_name=row.recipient_name,
         issuer_org_id=row.issuer_org_id,
         subject_kind=row.subject_kind,
         subject_id=int(row.subject_id),
@@ -265,21 +275,40 @@ def _check_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def find(
-    conn: Connection, kind: str, recipient_org_id: int, subject_kind: str, subject_id: int
+    conn: Connection,
+    kind: str,
+    recipient_org_id: int | None,
+    subject_kind: str,
+    subject_id: int,
+    *,
+    recipient_address: str | None = None,
 ) -> Notice | None:
-    """The notice of ``kind`` to ``recipient_org_id`` about a subject, if one was issued.
+    """The notice of ``kind`` to a recipient (an organisation, else an address) about a
+    subject, if one was issued.
 
     For feature packages deciding whether to issue, update or reopen; not an access path.
     """
+    who = (
+        notice.c.recipient_org_id == recipient_org_id
+        if recipient_org_id is not None
+        else and_(
+            notice.c.recipient_org_id.is_(None), notice.c.recipient_address == recipient_address
+        )
+    )
     row = conn.execute(
         select(notice).where(
             notice.c.kind == kind,
-            notice.c.recipient_org_id == recipient_org_id,
+            who,
             notice.c.subject_kind == subject_kind,
             notice.c.subject_id == subject_id,
         )
     ).first()
     return None if row is None else _notice(row)
+
+
+def load(conn: Connection, notice_id: int) -> Notice | None:
+    """A notice by id, for feature packages and stages; not an access path."""
+    return _load(conn, notice_id)
 
 
 def notices_about(conn: Connection, subject_kind: str, subject_ids: Sequence[int]) -> list[Notice]:
@@ -301,7 +330,7 @@ def issue(
     policy: NoticePolicy,
     *,
     kind: NoticeKind,
-    recipient_org_id: int,
+    recipient_org_id: int | None,
     subject_kind: str,
     subject_id: int,
     title: str,
@@ -309,16 +338,37 @@ def issue(
     payload: Mapping[str, Any],
     issuer_org_id: int | None = None,
     parent_notice_id: int | None = None,
+    recipient_address: str | None = None,
+    recipient_name: str | None = None,
+    draft: bool = False,
 ) -> Notice:
     """Create a notice and send its first round on every channel of the recipient.
 
+    The recipient is a member organisation (inbox, its endpoints) or, for a party outside the
+    coalition, an e-mail ``recipient_address`` (such a notice is read in Cordon by its issuer
+    organisation). With ``draft`` the notice is kept unsent until :func:`send_draft`.
     Raises :class:`NoticeError` when one of this kind about this subject was already issued to
-    this recipient (use :func:`update_content` or :func:`reopen` then).
+    this recipient (use :func:`update_content` or :func:`reopen` then), or when no recipient
+    is named.
     """
-    if find(conn, kind.name, recipient_org_id, subject_kind, subject_id) is not None:
+    if recipient_org_id is None and not recipient_address:
+        raise NoticeError("a notice needs a recipient organisation or address", "recipient")
+    if recipient_address is not None and not _is_email(recipient_address):
+        raise NoticeError(f"{recipient_address!r} is not an e-mail address", "recipient")
+    if (
+        find(
+            conn,
+            kind.name,
+            recipient_org_id,
+            subject_kind,
+            subject_id,
+            recipient_address=recipient_address,
+        )
+        is not None
+    ):
         raise NoticeError(
             f"a {kind.name} about {subject_kind} {subject_id} was already issued to "
-            f"organisation {recipient_org_id}"
+            f"{_who(recipient_org_id, recipient_address)}"
         )
     now = clock.now()
     notice_id = conn.execute(
@@ -326,11 +376,13 @@ def issue(
         .values(
             kind=kind.name,
             recipient_org_id=recipient_org_id,
+            recipient_address=recipient_address,
+            recipient_name=recipient_name,
             issuer_org_id=issuer_org_id,
             subject_kind=subject_kind,
             subject_id=subject_id,
             parent_notice_id=parent_notice_id,
-            state=State.SENT.value,
+            state=(State.DRAFT if draft else State.SENT).value,
             title=title[:300],
             body=body,
             payload=_check_payload(payload),
@@ -338,14 +390,43 @@ def issue(
             opened_at=now,
             first_sent_at=now,
             last_sent_at=now,
-            rounds=1,
+            rounds=0 if draft else 1,
             repeats=0,
             reopened=0,
         )
         .returning(notice.c.id)
     ).scalar_one()
+    if draft:
+        _event(conn, now, notice_id, "drafted", actor)
+        audit.record(
+            conn,
+            clock,
+            actor,
+            f"{actor.source}:notice:draft",
+            object_kind=KIND,
+            object_ids=[notice_id],
+            details={"kind": kind.name, "recipient_org_id": recipient_org_id},
+        )
+    else:
+        _first_round(conn, clock, actor, policy, notice_id)
+    found = _load(conn, notice_id)
+    assert found is not None
+    return found
+
+
+def _who(org_id: int | None, address: str | None) -> str:
+    return f"organisation {org_id}" if org_id is not None else str(address)
+
+
+def _first_round(
+    conn: Connection, clock: Clock, actor: audit.Actor, policy: NoticePolicy, notice_id: int
+) -> None:
+    current = _load(conn, notice_id)
+    assert current is not None
+    kind = get_kind(current.kind)
+    now = clock.now()
     _event(conn, now, notice_id, "sent", actor, {"round": 1})
-    channels = _send_round(conn, now, notice_id, kind.name, recipient_org_id, 1)
+    channels = _send_round(conn, now, current, 1)
     if kind.repeats:
         _schedule(conn, now, notice_id, now + policy.repeat_interval)
     audit.record(
@@ -357,11 +438,46 @@ def issue(
         object_ids=[notice_id],
         details={
             "kind": kind.name,
-            "recipient_org_id": recipient_org_id,
+            "recipient_org_id": current.recipient_org_id,
+            "recipient_address": current.recipient_address,
             "round": 1,
             "channels": channels,
         },
     )
+
+
+def send_draft(
+    conn: Connection,
+    clock: Clock,
+    actor: audit.Actor,
+    policy: NoticePolicy,
+    notice_id: int,
+    *,
+    title: str,
+    body: str,
+    payload: Mapping[str, Any],
+) -> Notice:
+    """Send a draft (its content final now) as round 1. Raises :class:`TransitionError`."""
+    current = _load(conn, notice_id, lock=True)
+    if current is None:
+        raise NotFound(f"no notice with id {notice_id}")
+    after_send(current.state)
+    now = clock.now()
+    conn.execute(
+        update(notice)
+        .where(notice.c.id == notice_id)
+        .values(
+            state=State.SENT.value,
+            title=title[:300],
+            body=body,
+            payload=_check_payload(payload),
+            opened_at=now,
+            first_sent_at=now,
+            last_sent_at=now,
+            rounds=1,
+        )
+    )
+    _first_round(conn, clock, actor, policy, notice_id)
     found = _load(conn, notice_id)
     assert found is not None
     return found
@@ -429,7 +545,7 @@ def reopen(
         )
     )
     _event(conn, now, notice_id, "reopened", actor, {"round": round_no, "reason": reason})
-    channels = _send_round(conn, now, notice_id, current.kind, current.recipient_org_id, round_no)
+    channels = _send_round(conn, now, current, round_no)
     if kind.repeats:
         _schedule(conn, now, notice_id, now + policy.repeat_interval)
     audit.record(
@@ -446,10 +562,32 @@ def reopen(
     return found
 
 
-def _send_round(
-    conn: Connection, now: datetime, notice_id: int, kind: str, recipient_org_id: int, round_no: int
-) -> list[str]:
-    """Create the deliveries of one round: the inbox at once, the others through the stage."""
+def _send_round(conn: Connection, now: datetime, current: Notice, round_no: int) -> list[str]:
+    """Create the deliveries of one round: the inbox at once, the others through the stage.
+
+    A notice to an address outside the coalition has one delivery: an e-mail to it.
+    """
+    notice_id, kind, recipient_org_id = current.id, current.kind, current.recipient_org_id
+    if recipient_org_id is None:
+        assert current.recipient_address is not None
+        did = conn.execute(
+            notice_delivery.insert()
+            .values(
+                notice_id=notice_id,
+                round=round_no,
+                channel="email",
+                endpoint_id=None,
+                target=current.recipient_address,
+                attempt=1,
+                state="pending",
+                delivery_key=uuid.uuid4().hex,
+                created_at=now,
+                due_at=now,
+            )
+            .returning(notice_delivery.c.id)
+        ).scalar_one()
+        work.enqueue(conn, now, DELIVERY_STAGE, "notice_delivery", [int(did)])
+        return ["email"]
     conn.execute(
         notice_delivery.insert().values(
             notice_id=notice_id,
@@ -559,7 +697,7 @@ def run_repeat(
         )
     )
     _event(conn, now, current.id, "repeated", actor, {"round": round_no, "repeat": repeats})
-    channels = _send_round(conn, now, current.id, current.kind, current.recipient_org_id, round_no)
+    channels = _send_round(conn, now, current, round_no)
     audit.record(
         conn,
         clock,
@@ -600,18 +738,26 @@ def _escalate(
 ) -> list[int]:
     """Tell every active coordinator organisation about a notice; returns the escalations.
 
-    The escalation carries who was told what and when, and the answer if any; never the
-    evidence itself, which stays with the notice's recipient.
+    A notice whose evidence names ``escalate_to`` (organisation ids, such as the
+    law-enforcement partners of the hosting country) escalates to those instead, with the
+    URLs the notice lists (``urls``), which they are entitled to act on. Otherwise the
+    escalation carries who was told what and when, and the answer if any; never the evidence
+    itself, which stays with the notice's recipient.
     """
     current = _load(conn, notice_id)
     assert current is not None
     now = clock.now()
-    recipient = conn.execute(
-        select(organisation.c.name).where(organisation.c.id == current.recipient_org_id)
-    ).scalar_one()
+    if current.recipient_org_id is not None:
+        recipient = conn.execute(
+            select(organisation.c.name).where(organisation.c.id == current.recipient_org_id)
+        ).scalar_one()
+    else:
+        recipient = f"{current.recipient_name or ''} <{current.recipient_address}>".strip()
+    targets = [int(t) for t in current.payload.get("escalate_to") or []]
+    who = "you" if targets else "the coordinator"
     title = f"Escalation: {current.kind} {current.id} to {recipient} ({reason})"
     body = (
-        f"{current.kind} {current.id} to {recipient} needs the coordinator: {reason}.\n"
+        f"{current.kind} {current.id} to {recipient} needs {who}: {reason}.\n"
         f"Opened {current.opened_at.isoformat()}, sent {current.rounds} time(s), "
         f"{current.repeats} repeat(s) in this cycle.\n"
         + (
@@ -635,8 +781,10 @@ def _escalate(
         "rounds": current.rounds,
         "repeats": current.repeats,
     }
+    if targets:
+        payload["urls"] = list(current.payload.get("urls") or [])
     made: list[int] = []
-    for coordinator in _coordinators(conn):
+    for coordinator in targets or _coordinators(conn):
         existing = find(conn, ESCALATION.name, coordinator, KIND, current.id)
         if existing is None:
             made.append(
@@ -703,6 +851,41 @@ def answer(
     ).first()
     if row is None:
         raise NotFound(f"no notice with id {notice_id}")
+    return _apply_answer(
+        conn, clock, actor, policy, notice_id, answer_name, note, answered_by=principal.user_id
+    )
+
+
+def answer_by_link(
+    conn: Connection,
+    clock: Clock,
+    actor: audit.Actor,
+    policy: NoticePolicy,
+    claim: links.LinkClaim,
+    note: str | None = None,
+) -> Notice:
+    """Record the answer a signed link carries (the caller has verified the token).
+
+    The same rules as :func:`answer`; the answer has no Cordon user behind it.
+    """
+    if _load(conn, claim.notice_id) is None:
+        raise NotFound(f"no notice with id {claim.notice_id}")
+    if claim.answer == links.VIEW:
+        raise NoticeError("this link shows the notice; it carries no answer", "token")
+    return _apply_answer(conn, clock, actor, policy, claim.notice_id, claim.answer, note)
+
+
+def _apply_answer(
+    conn: Connection,
+    clock: Clock,
+    actor: audit.Actor,
+    policy: NoticePolicy,
+    notice_id: int,
+    answer_name: str,
+    note: str | None,
+    *,
+    answered_by: int | None = None,
+) -> Notice:
     current = _load(conn, notice_id, lock=True)
     assert current is not None
     kind = get_kind(current.kind)
@@ -717,7 +900,7 @@ def answer(
         "answer": chosen.name,
         "answer_note": note,
         "answered_at": now,
-        "answered_by": principal.user_id,
+        "answered_by": answered_by,
     }
     details: dict[str, Any] = {"answer": chosen.name, "effect": chosen.effect.value}
     if chosen.effect is Effect.CLOSE:
@@ -729,8 +912,11 @@ def answer(
     _event(conn, now, notice_id, "answered", actor, details)
     if chosen.effect is Effect.HOLD:
         _schedule(conn, now, notice_id, now + policy.review_hold)
-    else:
+    elif stops_repeats(chosen.effect):
         _cancel_schedules(conn, notice_id)
+    if chosen.effect is Effect.ACTION and kind.verify_stage:
+        # The recipient says it acted: a re-crawl, not the answer, confirms it.
+        work.enqueue(conn, now, kind.verify_stage, KIND, [notice_id], rearm=True)
     if chosen.effect is Effect.CLOSE:
         _event(conn, now, notice_id, "closed", actor, {"seconds_open": details["seconds_open"]})
     audit.record(
@@ -747,6 +933,94 @@ def answer(
     found = _load(conn, notice_id)
     assert found is not None
     return found
+
+
+# ------------------------------------------------------------------------------ verification
+
+
+def _transition(
+    conn: Connection,
+    clock: Clock,
+    actor: audit.Actor,
+    notice_id: int,
+    rule: Any,
+    event: str,
+    details: Mapping[str, Any],
+) -> Notice:
+    current = _load(conn, notice_id, lock=True)
+    if current is None:
+        raise NotFound(f"no notice with id {notice_id}")
+    new_state: State = rule(current.state)
+    now = clock.now()
+    values: dict[str, Any] = {"state": new_state.value}
+    info = dict(details)
+    if new_state is State.VERIFIED:
+        values["closed_at"] = now
+        info["seconds_open"] = (now - current.opened_at).total_seconds()
+    conn.execute(update(notice).where(notice.c.id == notice_id).values(**values))
+    _event(conn, now, notice_id, event, actor, info)
+    audit.record(
+        conn,
+        clock,
+        actor,
+        f"{actor.source}:notice:{event}",
+        object_kind=KIND,
+        object_ids=[notice_id],
+        details={"from": current.state.value, "to": new_state.value, **info},
+    )
+    found = _load(conn, notice_id)
+    assert found is not None
+    return found
+
+
+def mark_verified(
+    conn: Connection,
+    clock: Clock,
+    actor: audit.Actor,
+    notice_id: int,
+    details: Mapping[str, Any] | None = None,
+) -> Notice:
+    """A re-crawl showed everything the notice lists gone: ``verified``; repeats stop.
+
+    Raises :class:`TransitionError` from a state that cannot be verified.
+    """
+    found = _transition(
+        conn, clock, actor, notice_id, after_verification, "verified", details or {}
+    )
+    _cancel_schedules(conn, notice_id)
+    return found
+
+
+def mark_not_removed(
+    conn: Connection,
+    clock: Clock,
+    actor: audit.Actor,
+    policy: NoticePolicy,
+    notice_id: int,
+    details: Mapping[str, Any] | None = None,
+) -> Notice:
+    """A re-crawl showed an ``actioned`` notice's content still there: back to ``sent``, and
+    repeats resume. Raises :class:`TransitionError` from any other state."""
+    found = _transition(
+        conn, clock, actor, notice_id, after_failed_verification, "not_removed", details or {}
+    )
+    if get_kind(found.kind).repeats:
+        _schedule(conn, clock.now(), notice_id, clock.now() + policy.repeat_interval)
+    return found
+
+
+def mark_reappeared(
+    conn: Connection,
+    clock: Clock,
+    actor: audit.Actor,
+    notice_id: int,
+    details: Mapping[str, Any] | None = None,
+) -> Notice:
+    """Content of a verified notice is back; a new chain (a notice naming this one as its
+    parent) follows it. Raises :class:`TransitionError` unless the notice is verified."""
+    return _transition(
+        conn, clock, actor, notice_id, after_reappearance, "reappeared", details or {}
+    )
 
 
 # ------------------------------------------------------------------------------ deliveries
@@ -820,7 +1094,10 @@ def deliver(
     error: str | None = None
     status: int | None = None
     retryable = True
-    if ep is None or not ep.active:
+    external = d.endpoint_id is None and d.channel == "email" and d.target == n.recipient_address
+    if external:
+        error, retryable = _send_email(n, d, ctx, now)
+    elif ep is None or not ep.active:
         error, retryable = "the endpoint was removed or turned off", False
     elif d.channel == "webhook":
         error, status, retryable = _send_webhook(n, d, ep, ctx, now)
@@ -929,11 +1206,23 @@ def _send_email(
     if not smtp.host:
         return "e-mail is disabled: smtp.host is not set", False
     kind = get_kind(n.kind)
-    answers = "\n".join(f"  {a.name}: {a.description}" for a in kind.answers)
-    text = (
-        f"{n.body}\n\nAnswer in Cordon (inbox, or POST /v1/notices/{n.id}/answer) with one of:\n"
-        f"{answers}\n\nNotice {n.id}, round {d.round}. The evidence is attached as notice.json.\n"
-    )
+    reports = [r for r in n.payload.get("xarf") or [] if isinstance(r, dict)]
+    if n.recipient_org_id is None:
+        answers = _signed_answers(n, kind, ctx, now)
+        text = (
+            f"{n.body}\n\nAnswer with one of these links (each valid until "
+            f"{answers[1]}; it asks you to confirm):\n{answers[0]}\n\n"
+            f"Notice {n.id}, round {d.round}. The evidence is attached as notice.json"
+            + (", with one XARF v4 report per URL" if reports else "")
+            + ".\n"
+        )
+    else:
+        lines = "\n".join(f"  {a.name}: {a.description}" for a in kind.answers)
+        text = (
+            f"{n.body}\n\nAnswer in Cordon (inbox, or POST /v1/notices/{n.id}/answer) with one "
+            f"of:\n{lines}\n\nNotice {n.id}, round {d.round}. The evidence is attached as "
+            "notice.json.\n"
+        )
     subject = f"[Cordon {n.kind} {n.id}] {n.title}"
     if d.round > 1:
         subject += f" (reminder {d.round - 1})"
@@ -946,12 +1235,37 @@ def _send_email(
         delivery_key=d.delivery_key,
         notice_id=n.id,
         sent_at=now,
+        attachments=[(f"xarf-{i + 1}.json", r) for i, r in enumerate(reports)],
     )
     try:
         mail.send(smtp, ctx.key_dir, message)
     except mail.MailError as exc:
         return str(exc), True
     return None, True
+
+
+def base_url(settings: Settings) -> str:
+    """Where partners reach Cordon's API, for signed links."""
+    configured = settings.outcomes.public_base_url
+    return configured or f"http://{settings.serve.host}:{settings.serve.port}"
+
+
+def _signed_answers(
+    n: Notice, kind: NoticeKind, ctx: DeliveryContext, now: datetime
+) -> tuple[str, str]:
+    """One signed link per answer of the kind, and their expiry (ISO 8601)."""
+    expires = now + timedelta(days=ctx.settings.outcomes.link_valid_days)
+    try:
+        key = links.link_key(ctx.key_dir)
+    except (SecretError, OSError) as exc:
+        return f"  (no links: {exc}); answer through the partner who sent this", expires.isoformat()
+    base = base_url(ctx.settings)
+    out = [
+        f"  {a.name}: {a.description}\n    "
+        + links.link_url(base, links.make_token(key, n.id, a.name, expires))
+        for a in kind.answers
+    ]
+    return "\n".join(out), expires.isoformat()
 
 
 def retry_delivery(
@@ -1031,7 +1345,12 @@ def _visible(principal: Principal) -> ColumnElement[bool]:
         principal,
         KIND,
         id_col=notice.c.id,
-        owner_col=notice.c.recipient_org_id,
+        # A notice to a party outside the coalition is read by the organisation that issued it;
+        # a draft, not yet sent, only by its issuer.
+        owner_col=case(
+            (notice.c.state == State.DRAFT.value, notice.c.issuer_org_id),
+            else_=func.coalesce(notice.c.recipient_org_id, notice.c.issuer_org_id),
+        ),
         tlp_col=literal(Tlp.AMBER_STRICT.value, String),
     )
 
@@ -1151,6 +1470,9 @@ def notice_as_dict(
         "id": n.id,
         "kind": n.kind,
         "recipient_org_id": n.recipient_org_id,
+        "recipient_address": n.recipient_address,
+        "recipient_name": n.recipient_name,
+        "issuer_org_id": n.issuer_org_id,
         "subject": {"kind": n.subject_kind, "id": n.subject_id},
         "parent_notice_id": n.parent_notice_id,
         "state": n.state.value,
@@ -1274,6 +1596,11 @@ def add_endpoint(
 
 def _is_email(value: str) -> bool:
     return _EMAIL_RE.fullmatch(value) is not None
+
+
+def is_email(value: str) -> bool:
+    """True when ``value`` looks like an e-mail address (the check endpoints get)."""
+    return _is_email(value)
 
 
 def _set_secret(conn: Connection, endpoint_id: int, version: int, key_dir: Path) -> str:

@@ -45,7 +45,14 @@ def webhook_master_key(key_dir: Path, *, create: bool = False) -> bytes:
 
     Raises :class:`SecretError` when it is missing (and not to be created) or unsafe.
     """
-    path = key_dir / WEBHOOK_KEY
+    return master_key(key_dir, WEBHOOK_KEY, create=create)
+
+
+def master_key(key_dir: Path, name: str, *, create: bool = False) -> bytes:
+    """The 32-byte key ``name`` of the key directory; with ``create``, made (0600) when it is
+    missing. Raises :class:`SecretError` when it is missing (and not to be created) or unsafe.
+    """
+    path = key_dir / name
     if path.exists():
         return _read(path)
     if not create:

@@ -30,14 +30,21 @@ from cordon.store.types import Id, UtcDateTime
 # subject (a payment identifier, a URL, ...); it is sent in rounds (the first send, repeats, a
 # reopening), each round delivered on every channel the recipient has set up.
 
-NOTICE_STATES = "('sent','under_review','closed','declined','disputed')"
+NOTICE_STATES = (
+    "('draft','sent','under_review','acknowledged','actioned','verified','reappeared',"
+    "'closed','declined','disputed')"
+)
 
 notice = Table(
     "notice",
     metadata,
     Column("id", Id, primary_key=True),
     Column("kind", String(32), nullable=False),
-    Column("recipient_org_id", Id, ForeignKey("organisation.id"), nullable=False),
+    # A member organisation, or (for a party outside the coalition, such as a hosting
+    # provider's abuse desk) an e-mail address; migration 0010_outcomes.
+    Column("recipient_org_id", Id, ForeignKey("organisation.id"), nullable=True),
+    Column("recipient_address", String(320), nullable=True),
+    Column("recipient_name", String(255), nullable=True),
     Column("issuer_org_id", Id, ForeignKey("organisation.id"), nullable=True),
     Column("subject_kind", String(32), nullable=False),
     Column("subject_id", Id, nullable=False),
@@ -68,6 +75,9 @@ notice = Table(
         "kind", "recipient_org_id", "subject_kind", "subject_id", name="uq_notice_subject"
     ),
     CheckConstraint(f"state IN {NOTICE_STATES}", name="state"),
+    CheckConstraint(
+        "recipient_org_id IS NOT NULL OR recipient_address IS NOT NULL", name="recipient"
+    ),
     Index("ix_notice_recipient_state", "recipient_org_id", "state"),
     Index("ix_notice_subject", "subject_kind", "subject_id"),
 )

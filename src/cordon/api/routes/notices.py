@@ -15,6 +15,7 @@ from cordon.api.problems import Problem, not_found
 from cordon.api.routing import CordonRouter
 from cordon.api.state import actor_of, app_state
 from cordon.domain.permissions import Permission
+from cordon.notices import links
 from cordon.notices import repo as notices
 from cordon.notices.kinds import KINDS
 from cordon.notices.policy import NoticePolicy
@@ -52,6 +53,88 @@ def _filter(
                 errors=[{"field": "state", "message": "unknown"}],
             ) from None
     return notices.NoticeFilter(kind=kind, state=parsed, open_only=open_only, unread_only=unread)
+
+
+# ------------------------------------------------------------------------------ signed links
+# A partner outside the coalition answers through the link in its e-mail: no login, the token
+# is the proof (HMAC-signed by Cordon, naming one notice, one answer and an expiry). GET shows
+# what the link will do (or, for a view link, the notice's URLs and where each stands); POST
+# with the same token does it. Both live under /v1, where no console CSRF check applies.
+
+
+class RespondIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token: str = Field(min_length=10, max_length=400)
+    note: str | None = Field(None, max_length=2000)
+
+
+def _claim(request: Request, token: str) -> links.LinkClaim:
+    app = app_state(request)
+    try:
+        return links.read_token(links.link_key(app.settings.key_dir), token, now=app.clock.now())
+    except links.LinkError as exc:
+        raise Problem(403, str(exc), errors=[{"field": "token", "message": str(exc)}]) from None
+    except links.SecretError as exc:
+        raise Problem(503, f"links cannot be checked: {exc}") from None
+
+
+@router.get(
+    "/respond",
+    permission=Permission.PUBLIC,
+    summary="What a signed link in a notice e-mail does (no login; the token is the proof)",
+)
+def respond_page(request: Request, token: str) -> dict[str, Any]:
+    """The notice the link names, its URLs and their state, and the answer the link records
+    when POSTed (``answer`` is null for a view link)."""
+    claim = _claim(request, token)
+    app = app_state(request)
+    with app.read() as conn:
+        found = notices.load(conn, claim.notice_id)
+        if found is None:
+            raise not_found("notice", claim.notice_id)
+        evidence = found.payload
+    return {
+        "notice": {
+            "id": found.id,
+            "kind": found.kind,
+            "state": found.state.value,
+            "title": found.title,
+            "first_sent_at": found.first_sent_at.isoformat(),
+        },
+        "urls": [
+            {
+                k: u.get(k)
+                for k in ("item_id", "url", "captured_at", "capture_sha256", "classification")
+            }
+            for u in evidence.get("urls") or []
+        ],
+        "answer": None if claim.answer == links.VIEW else claim.answer,
+        "expires": claim.expires.isoformat(),
+        "confirm_with": 'POST /v1/notices/respond with {"token": …}',
+    }
+
+
+@router.post(
+    "/respond",
+    permission=Permission.PUBLIC,
+    summary="Record the answer a signed link carries (no login; the token is the proof)",
+)
+def respond(body: RespondIn, request: Request) -> dict[str, Any]:
+    claim = _claim(request, body.token)
+    app = app_state(request)
+    try:
+        with app.write() as conn:
+            answered = notices.answer_by_link(
+                conn,
+                app.clock,
+                actor_of(request, None, purpose="signed link"),
+                NoticePolicy.from_settings(app.settings),
+                claim,
+                body.note,
+            )
+    except (notices.NoticeError, TransitionError) as exc:
+        raise _problem(exc) from None
+    return {"id": answered.id, "state": answered.state.value, "answer": answered.answer}
 
 
 @router.get("", permission=Permission.NOTICE_READ, summary="Your organisation's inbox")
