@@ -187,6 +187,19 @@ def _decode_text(fetch: FetchResult) -> str:
         return fetch.body.decode("utf-8", "replace")
 
 
+def _same_page(probe: FetchResult, base: FetchResult) -> bool:
+    """True when ``probe`` would read exactly as ``base`` does (same final URL, content type
+    and body), so that the base's reading can stand for it."""
+    return (
+        probe.outcome == base.outcome == "ok"
+        and probe.breach is None
+        and base.breach is None
+        and probe.final_url == base.final_url
+        and probe.header("content-type") == base.header("content-type")
+        and probe.body == base.body
+    )
+
+
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}/"
@@ -304,7 +317,12 @@ async def take_capture(
 
             async def probe(name: str, agent: str, headers: dict[str, str]) -> None:
                 found = await _fetch_version(session, name, final, agent, headers)
-                _read_page(found, options)
+                if _same_page(found.fetch, fetch):
+                    # The same bytes from the same URL read the same: most pages show every
+                    # visitor the same thing, and parsing is the costliest part of a fetch.
+                    found.extract, found.text = base.extract, base.text
+                else:
+                    _read_page(found, options)
                 probes.append(found)
 
             async with anyio.create_task_group() as group:

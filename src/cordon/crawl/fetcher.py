@@ -22,9 +22,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import ssl
+import threading
 import time
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any, Final, Literal
@@ -64,6 +67,12 @@ from cordon.domain.urls import InvalidUrl, normalize_url
 FETCHER_VERSION: Final = f"cordon-fetcher/{__version__} (httpcore {httpcore.__version__})"
 REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 READ_CHUNK: Final = 64 * 1024
+DNS_CACHE_ENTRIES: Final = 4096
+KEPT_HOSTS: Final = 256
+"""(Host name, pinned address) pairs whose idle connections a crawler keeps, least recently
+used first out."""
+KEEPALIVE_SECONDS: Final = 10.0
+"""How long an idle kept connection is reused (the servers' own idle limit is usually longer)."""
 
 #: Response headers kept on a capture (the others say nothing an investigator needs).
 KEPT_HEADERS: Final = (
@@ -439,6 +448,9 @@ class Resolver:
             )
         self._resolver.timeout = timeout
         self._resolver.lifetime = timeout
+        # Answers are reused for their TTL, as any caching resolver would (TTL 0: never); each
+        # use is judged by the policy again, and a capture still pins what it got.
+        self._resolver.cache = dns.resolver.LRUCache(DNS_CACHE_ENTRIES)
 
     async def resolve(self, name: str) -> list[str]:
         """Every A and AAAA address of ``name``; raises :class:`NameNotFound` or
@@ -491,6 +503,11 @@ def tls_context(ca_files: Iterable[str]) -> ssl.SSLContext:
     return ctx
 
 
+_TLS_CACHE: OrderedDict[tuple[bytes, str | None, str | None], TlsInfo] = OrderedDict()
+_TLS_CACHE_ENTRIES: Final = 1024
+_TLS_CACHE_LOCK = threading.Lock()  # stage runners fetch from several threads' event loops
+
+
 def _tls_info(stream: Any) -> TlsInfo | None:
     ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
     if ssl_object is None:
@@ -498,16 +515,32 @@ def _tls_info(stream: Any) -> TlsInfo | None:
     der = ssl_object.getpeercert(binary_form=True)
     if not der:
         return None
+    cipher = ssl_object.cipher()
+    # Parsing the certificate costs more than the request it describes: keep the last ones.
+    key = (der, ssl_object.version(), cipher[0] if cipher else None)
+    with _TLS_CACHE_LOCK:
+        found = _TLS_CACHE.get(key)
+        if found is not None:
+            _TLS_CACHE.move_to_end(key)
+            return found
+    info = _parse_tls(der, key[1], key[2])
+    with _TLS_CACHE_LOCK:
+        _TLS_CACHE[key] = info
+        while len(_TLS_CACHE) > _TLS_CACHE_ENTRIES:
+            _TLS_CACHE.popitem(last=False)
+    return info
+
+
+def _parse_tls(der: bytes, version: str | None, cipher: str | None) -> TlsInfo:
     cert = x509.load_der_x509_certificate(der)
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
         names = tuple(san.value.get_values_for_type(x509.DNSName))
     except x509.ExtensionNotFound:
         names = ()
-    cipher = ssl_object.cipher()
     return TlsInfo(
-        version=ssl_object.version(),
-        cipher=cipher[0] if cipher else None,
+        version=version,
+        cipher=cipher,
         subject=cert.subject.rfc4514_string(),
         issuer=cert.issuer.rfc4514_string(),
         sha256=cert.fingerprint(hashes.SHA256()).hex(),
@@ -595,52 +628,168 @@ class FetcherConfig:
         )
 
 
-class Fetcher:
-    """Fetches for one crawler process. Open a :class:`FetchSession` per capture."""
+@dataclass(slots=True)
+class _KeptPool:
+    pool: httpcore.AsyncConnectionPool
+    backend: PinnedBackend
+    users: int = 0
 
-    def __init__(self, config: FetcherConfig, *, ssl_context: ssl.SSLContext | None = None) -> None:
+
+class ConnectionCache:
+    """Connections kept alive across captures: one pool per (host name, pinned address).
+
+    A pool's backend holds the one pin of its key, so a kept connection can only ever lead to
+    the address a capture resolved and pinned for that name; a capture whose resolution gives
+    another address gets another pool. The least recently used idle pools beyond ``size`` are
+    closed. Belongs to one event loop; :meth:`aclose` closes every connection.
+    """
+
+    def __init__(self, config: FetcherConfig, ssl_context: ssl.SSLContext, size: int) -> None:
+        self._config = config
+        self._ssl_context = ssl_context
+        self._size = size
+        self._pools: OrderedDict[tuple[str, str], _KeptPool] = OrderedDict()
+        self.connects = 0
+        """Connections opened by pools already closed (see :attr:`opened`)."""
+
+    @property
+    def opened(self) -> int:
+        """Connections opened so far through this cache."""
+        return self.connects + sum(kept.backend.connects for kept in self._pools.values())
+
+    @asynccontextmanager
+    async def use(self, host: str, address: str) -> AsyncIterator[httpcore.AsyncConnectionPool]:
+        """The pool for ``host`` pinned to ``address``, held while the block runs."""
+        key = (host.strip("[]").lower(), address)
+        kept = self._pools.get(key)
+        if kept is None:
+            config = self._config
+            backend = PinnedBackend(config.allow, config.extra_ports, config.proxy)
+            backend.pin(host, address)
+            pool = httpcore.AsyncConnectionPool(
+                ssl_context=self._ssl_context,
+                http1=True,
+                http2=config.http2,
+                network_backend=backend,
+                retries=0,
+                max_connections=max(config.host_concurrency, 1),
+                keepalive_expiry=KEEPALIVE_SECONDS,
+            )
+            kept = _KeptPool(pool, backend)
+            self._pools[key] = kept
+        self._pools.move_to_end(key)
+        kept.users += 1
+        try:
+            yield kept.pool
+        finally:
+            kept.users -= 1
+            if len(self._pools) > self._size:
+                await self._evict()
+
+    async def _evict(self) -> None:
+        # Taken out of the cache before any await, so that no other task closes them too.
+        idle = [key for key, kept in self._pools.items() if kept.users == 0]
+        evicted = [self._pools.pop(key) for key in idle[: len(self._pools) - self._size]]
+        for kept in evicted:
+            self.connects += kept.backend.connects
+            with anyio.CancelScope(shield=True):
+                await kept.pool.aclose()
+
+    async def aclose(self) -> None:
+        """Close every kept connection."""
+        while self._pools:
+            _, kept = self._pools.popitem()
+            self.connects += kept.backend.connects
+            with anyio.CancelScope(shield=True):
+                await kept.pool.aclose()
+
+
+class Fetcher:
+    """Fetches for one crawler process. Open a :class:`FetchSession` per capture.
+
+    With ``keep_connections`` the fetcher keeps connections alive across sessions (see
+    :class:`ConnectionCache`); it then belongs to one event loop and must be closed with
+    :meth:`aclose` (or used as an async context manager) before that loop ends. Without it
+    (the default) each session has connections of its own, closed with the session.
+    """
+
+    def __init__(
+        self,
+        config: FetcherConfig,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        keep_connections: bool = False,
+    ) -> None:
         self.config = config
         self.resolver = Resolver(config.resolvers, config.dns_timeout)
         self.ssl_context = ssl_context or tls_context(config.ca_files)
         self.hosts = HostLimiter(config.host_concurrency, config.host_delay)
+        self.connections = (
+            ConnectionCache(config, self.ssl_context, KEPT_HOSTS) if keep_connections else None
+        )
 
-    def fresh(self) -> Fetcher:
+    def fresh(self, *, keep_connections: bool = False) -> Fetcher:
         """A fetcher with the same configuration and TLS context for another event loop (the
-        per-host limits belong to one loop)."""
-        return Fetcher(self.config, ssl_context=self.ssl_context)
+        per-host limits and kept connections belong to one loop)."""
+        return Fetcher(self.config, ssl_context=self.ssl_context, keep_connections=keep_connections)
 
     def session(self) -> FetchSession:
-        """A session: one connection pool and one set of pins, for one capture."""
+        """A session: one set of pins (and, without kept connections, one connection pool),
+        for one capture."""
         return FetchSession(self)
+
+    async def aclose(self) -> None:
+        """Close the kept connections, if any."""
+        if self.connections is not None:
+            await self.connections.aclose()
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
 
 class FetchSession:
-    """Connections and pins shared by the fetches of one capture (page, pictures, probes).
+    """Pins (and connections) shared by the fetches of one capture (page, pictures, probes).
 
     A host is resolved once per session; every later request to it goes to the same pinned
-    address.
+    address, over the session's own connections or over the fetcher's kept ones for that
+    name and address.
     """
 
     def __init__(self, fetcher: Fetcher) -> None:
         self.fetcher = fetcher
         config = fetcher.config
         self.backend = PinnedBackend(config.allow, config.extra_ports, config.proxy)
-        self.pool = httpcore.AsyncConnectionPool(
-            ssl_context=fetcher.ssl_context,
-            http1=True,
-            http2=config.http2,
-            network_backend=self.backend,
-            retries=0,
-            max_connections=16,
-        )
+        self.pool: httpcore.AsyncConnectionPool | None = None
+        if fetcher.connections is None:
+            self.pool = httpcore.AsyncConnectionPool(
+                ssl_context=fetcher.ssl_context,
+                http1=True,
+                http2=config.http2,
+                network_backend=self.backend,
+                retries=0,
+                max_connections=16,
+            )
         self.resolved: dict[str, list[str]] = {}
 
     async def __aenter__(self) -> FetchSession:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        with anyio.CancelScope(shield=True):
-            await self.pool.aclose()
+        if self.pool is not None:
+            with anyio.CancelScope(shield=True):
+                await self.pool.aclose()
+
+    @asynccontextmanager
+    async def _pool(self, host: str, address: str) -> AsyncIterator[httpcore.AsyncConnectionPool]:
+        if self.pool is not None:
+            yield self.pool
+            return
+        assert self.fetcher.connections is not None  # one of the two is always set
+        async with self.fetcher.connections.use(host, address) as pool:
+            yield pool
 
     # ------------------------------------------------------------------ one hop's checks
 
@@ -734,7 +883,7 @@ class FetchSession:
             result.final_url = target
             result.address, result.port = address, port
             status, location = await self._request(
-                target, host, kind, headers, user_agent, result, started
+                target, host, address, kind, headers, user_agent, result, started
             )
             result.hops.append(Hop(target, address, port, status, location))
             if status in REDIRECT_STATUSES and location:
@@ -750,6 +899,7 @@ class FetchSession:
         self,
         url: str,
         host: str,
+        address: str,
         kind: BodyKind,
         extra: Mapping[str, str],
         user_agent: str | None,
@@ -783,12 +933,12 @@ class FetchSession:
 
         hosts = self.fetcher.hosts
         request_started = time.monotonic()
-        async with hosts.limiter(host):
+        async with hosts.limiter(host), self._pool(host, address) as pool:
             await hosts.wait_turn(host)
             remaining = budgets.total_seconds - (time.monotonic() - started)
             try:
                 with anyio.fail_after(max(0.0, min(budgets.first_byte_seconds, remaining))):
-                    stream_cm = self.pool.stream(
+                    stream_cm = pool.stream(
                         "GET",
                         url,
                         headers=headers,

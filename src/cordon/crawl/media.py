@@ -44,6 +44,8 @@ class MediaOutcome:
     variants_seen: list[str] = field(default_factory=list)
     seconds: float = 0.0
     """Time spent decoding and hashing (for throughput figures)."""
+    cpu_seconds: float = 0.0
+    """CPU time of the hashing thread for it (the wall time less waiting for the interpreter)."""
 
     def hashes(self) -> dict[str, Any]:
         """The hashes and facts of the picture, as evidence records carry them."""
@@ -86,6 +88,7 @@ def hash_into(
         )
         return
     started = time.perf_counter()
+    cpu = time.thread_time()
     try:
         signals = hash_picture(
             data, path="fast", dihedral=True, trim_borders=trim_borders, max_pixels=max_pixels
@@ -111,6 +114,7 @@ def hash_into(
         return
     finally:
         outcome.seconds = time.perf_counter() - started
+        outcome.cpu_seconds = time.thread_time() - cpu
     outcome.status = "hashed"
     outcome.width, outcome.height = signals.width, signals.height
     outcome.pdq = signals.pdq.hex

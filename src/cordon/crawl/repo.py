@@ -405,6 +405,7 @@ def store_capture(
         # Attribution of the URL again, now that the crawler has connected somewhere; the
         # address it connected to is on the capture (connected_address).
         work.enqueue(conn, now, ATTRIBUTE_STAGE, SUBJECT, [url_id], rearm=True)
+    work.enqueue(conn, now, "graph", "graph", [1])  # arms the graph stage once (docs/networks.md)
     _record_payments(conn, clock, actor, capture_id, url_id, result)
     audit.record(
         conn,

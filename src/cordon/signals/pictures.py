@@ -200,6 +200,24 @@ _Stats = tuple[
 ]
 
 
+def border_luma(pixels: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """The brightness (ITU-R BT.601 luma, rounded) of each pixel, as borders are judged by it.
+
+    JPEG keeps colour at half resolution, so a border's colour bleeds a line or two into the
+    content and the content's into the border, while brightness stays sharp: judged by colour,
+    the last border lines look uneven and are left behind, and a line or two of border left
+    behind moves PDQ by many bits. Elementwise, so a line's luma is the same computed alone or
+    with the whole picture.
+    """
+    if pixels.ndim == 2:
+        return pixels
+    if pixels.shape[2] == 1:
+        return pixels[:, :, 0]
+    rgb = pixels[..., :3].astype(np.int32)
+    luma = (rgb[..., 0] * 299 + rgb[..., 1] * 587 + rgb[..., 2] * 114 + 500) // 1000
+    return luma.astype(np.uint8)
+
+
 def _line_stats(planes: npt.NDArray[np.uint8], axis: int) -> _Stats:
     # ``planes`` is channel-first (channels, rows, cols): numpy reduces contiguous axes quickly,
     # and interleaved RGB along a middle axis about a hundred times slower.
@@ -239,9 +257,10 @@ def _reverse(stats: _Stats) -> _Stats:
 def border_box(pixels: npt.NDArray[np.uint8]) -> Box:
     """The picture's content without uniform borders of any colour (each side on its own).
 
-    A border line is a row or column that is flat (per channel: standard deviation at most
-    :data:`BORDER_MAX_STD`, spread at most :data:`BORDER_MAX_RANGE`) and whose mean colour is
-    within :data:`BORDER_MAX_STEP` of the side's outermost line. Returns the whole picture when
+    Lines are judged by their brightness (:func:`border_luma`). A border line is a row or
+    column that is flat (standard deviation at most :data:`BORDER_MAX_STD`, spread at most
+    :data:`BORDER_MAX_RANGE`) and whose mean is within :data:`BORDER_MAX_STEP` of the side's
+    outermost line. Returns the whole picture when
     there is no border, or when trimming would leave less than :data:`MIN_CONTENT_SHARE` of a
     side.
     """
@@ -249,8 +268,7 @@ def border_box(pixels: npt.NDArray[np.uint8]) -> Box:
     whole = Box(0, 0, cols, rows)
     if rows < 3 or cols < 3:
         return whole
-    px = pixels if pixels.ndim == 3 else pixels[:, :, None]
-    planes = np.ascontiguousarray(px.transpose(2, 0, 1))
+    planes = np.ascontiguousarray(border_luma(pixels)[None, :, :])
     row_stats = _line_stats(planes, 2)
     top = _flat_run(row_stats)
     if top >= rows:
