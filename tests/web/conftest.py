@@ -44,6 +44,7 @@ from web.helpers import (
     give_password,
     plain_http,
 )
+from web.seed import seed
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -208,10 +209,15 @@ def served(
     engine = make_engine(url)
     clock = FrozenClock(datetime(2026, 3, 1, 9, 0, tzinfo=UTC))
     logins, report_ids, domains, org_ids = _seed(engine, clock)
-    clock.advance(timedelta(hours=1))
     settings = plain_http(
         load_settings(environ={}, overrides={"database_url": url, "key_dir": str(key_dir)})
     )
+    # A confirmed shop whose report (AMBER, unshared) no member above may see, with an alert to
+    # each of two payment providers and a notice to each of two hosts.
+    world = seed(engine, clock, settings, tlp=Tlp.AMBER)
+    for label in ("hotline", "provider_a", "provider_b", "host_a"):
+        logins[f"shop-{label}"] = getattr(world, label).email
+    clock.advance(timedelta(hours=1))
     app = create_app(settings, clock, engine, keys)
     port = _free_port()
     server = uvicorn.Server(
@@ -225,7 +231,7 @@ def served(
             raise RuntimeError("the console server did not start")
         time.sleep(0.02)
     try:
-        yield Seeded(f"http://127.0.0.1:{port}", logins, report_ids, domains, org_ids)
+        yield Seeded(f"http://127.0.0.1:{port}", logins, report_ids, domains, org_ids, world=world)
     finally:
         server.should_exit = True
         thread.join(timeout=10)

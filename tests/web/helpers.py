@@ -140,6 +140,8 @@ class Seeded:
     org_ids: dict[str, int]
     #: Browser state (the session cookie) of each member after a first login, to reuse.
     sessions: dict[str, Any] = field(default_factory=dict)
+    #: The confirmed shop, its payment providers' alerts and hosts' notices (web/seed.py).
+    world: Any = None
 
 
 @dataclass

@@ -23,6 +23,7 @@ except ImportError:  # the chromium fixture skips these tests, or under CI fails
 from web.helpers import ROOT, Pages, Seeded
 
 AXE = ROOT / "tests" / "web" / "vendor" / "axe-core" / "axe.min.js"
+OUTPUT = ROOT / "test-output" / "web"
 MAIN_PAGES = [
     "/login",
     "/",
@@ -324,3 +325,143 @@ def test_axe_finds_no_serious_or_critical_violations_on_the_main_pages(
         if bad:
             found[path] = bad
     assert not found, found
+
+
+NEW_PAGES = ["/inbox", "/notices", "/money/identifiers", "/money/test-purchases"]
+
+
+def _shot(page: object, name: str) -> None:
+    """A screenshot of one step of a walk, beside those of whole tests."""
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUTPUT / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
+
+
+def _axe(page: object) -> list[str]:
+    result = page.evaluate(  # type: ignore[attr-defined]
+        "async () => await axe.run(document, {resultTypes: ['violations']})"
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def test_a_payment_provider_answers_its_alert_in_the_inbox_and_the_dashboard_updates(
+    pages: Pages, served: Seeded
+) -> None:
+    world = served.world
+    own_name = world.provider_a.email.split("@")[0]
+    others = [world.provider_b.email.split("@")[0], world.host_a.email.split("@")[0]]
+    page = pages.open("shop-provider_a", fresh=True)
+    texts = [page.content()]
+    providers = page.locator("#table-providers")
+    assert own_name in providers.inner_text()
+    assert "No alert has been closed yet." in page.locator("#closure-none").inner_text()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Inbox").click()
+    page.wait_for_url(re.compile(r".*/inbox$"))
+    rows = page.locator("#inbox tbody tr")
+    assert rows.count() == 1
+    assert "unread" in rows.first.inner_text()
+    texts.append(page.content())
+    _shot(page, "walk-1-inbox")
+    rows.first.get_by_role("link").click()
+    page.wait_for_url(re.compile(rf".*/inbox/{world.alert_a}$"))
+    _shot(page, "walk-2-alert")
+    assert "hxxps://www[.]" in page.locator("#notice-body").inner_text()
+    page.get_by_label(re.compile(r"^account closed")).check()
+    page.get_by_label("Note (optional)").fill("Merchant terminated.")
+    page.get_by_role("button", name="Send the answer").click()
+    page.wait_for_url(re.compile(r".*answered=1$"))
+    assert "Your answer was recorded." in page.get_by_role("status").inner_text()
+    assert "closed" in page.locator("#notice-state").inner_text()
+    assert page.locator("#answer-form").count() == 0
+    _shot(page, "walk-3-answered")
+    texts.append(page.content())
+    page.get_by_role("link", name="Dashboard").click()
+    page.wait_for_url(re.compile(r".*/$"))
+    assert page.locator("#providers-none").count() == 1
+    closures = page.locator("#table-closure tbody tr").filter(has_text="1-6 hours")
+    assert closures.locator("td").nth(1).inner_text() == "1"
+    page.locator("section.chart.drawn").first.wait_for()
+    _shot(page, "walk-4-dashboard")
+    texts.append(page.content())
+    for path in [*NEW_PAGES, f"/money/identifiers/{world.ident_a}"]:
+        page.goto(path)
+        texts.append(page.content())
+    for path in (f"/inbox/{world.alert_b}", f"/money/identifiers/{world.ident_b}"):
+        response = page.goto(path)
+        assert response is not None
+        assert response.status == 404, path
+    for text in texts:
+        for name in others:
+            assert name not in text
+        assert f'href="/inbox/{world.alert_b}"' not in text
+
+
+def test_the_url_page_shows_hashes_and_hosting_without_imagery_or_live_links(
+    pages: Pages, served: Seeded
+) -> None:
+    world = served.world
+    page = pages.open("shop-hotline")
+    page.goto(f"/reports?domain={world.site}")
+    page.locator("a.url-link").first.click()
+    page.wait_for_url(re.compile(rf".*/urls/{world.url_id}$"))
+    assert page.locator("img").count() == 0
+    hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
+    assert all(h.startswith(served.url) for h in hrefs), hrefs
+    media = page.locator("#capture-media").inner_text()
+    assert "f0" * 32 in media
+    assert "sales<b>@shop.test" in page.locator("#capture-indicators").inner_text()
+    chain = page.locator("#attribution-chain").inner_text()
+    assert "AS64501" in chain
+    assert "Example Registrar Ltd" in chain
+    assert f"://www.{world.site}" not in page.locator("main").inner_text()
+
+
+def test_axe_finds_no_serious_or_critical_violations_on_the_new_pages(
+    pages: Pages, served: Seeded
+) -> None:
+    world = served.world
+    provider = pages.open("shop-provider_b", init_script=AXE)
+    hotline = pages.open("shop-hotline", init_script=AXE)
+    found: dict[str, list[str]] = {}
+    visits = [(provider, path) for path in ["/", *NEW_PAGES]]
+    visits += [
+        (provider, f"/inbox/{world.alert_b}"),
+        (provider, f"/money/identifiers/{world.ident_b}"),
+        (hotline, f"/urls/{world.url_id}"),
+        (hotline, "/networks"),
+        (hotline, "/cases"),
+        (hotline, "/deconfliction"),
+        (hotline, "/banks"),
+        (hotline, f"/networks/explain?a={world.site}&b={world.mirror_site}"),
+        (hotline, "/"),
+    ]
+    for target, path in visits:
+        target.goto(path)
+        if path == "/":
+            target.locator("section.chart.drawn").first.wait_for()
+        bad = _axe(target)
+        if bad:
+            found[path] = bad
+        slug = re.sub(r"[^a-z0-9]+", "-", path.split("?")[0].lower()).strip("-") or "dashboard"
+        _shot(target, f"page-{'provider' if target is provider else 'hotline'}-{slug}")
+    assert not found, found
+
+
+def test_a_sites_network_graph_is_drawn_from_its_url_page(pages: Pages, served: Seeded) -> None:
+    world = served.world
+    page = pages.open("shop-hotline")
+    page.goto(f"/urls/{world.url_id}")
+    page.locator("#url-network").get_by_role("link").click()
+    page.wait_for_url(re.compile(r".*/networks/\d+$"))
+    page.locator("#network-graph.drawn").wait_for()
+    assert page.locator("#network-graph canvas").count() >= 1
+    assert page.locator("img").count() == 0
+    nodes = page.locator("#graph-nodes").text_content() or ""
+    assert world.mirror_site.replace(".", "[.]") in nodes
+    _shot(page, "network-graph")
+    page.get_by_role("button", name="Explain the link").click()
+    page.wait_for_url(re.compile(r".*/networks/explain\?.*"))
+    assert page.locator("#explain-chain li").count() >= 2

@@ -13,9 +13,37 @@ from cordon.web.session import SessionMiddleware
 def install(app: FastAPI) -> None:
     """Add the console to ``app``, whose ``state.cordon`` is already set. The application's
     route walk (:func:`cordon.api.routing.check_routes`) checks its pages with the API's."""
-    from cordon.web.pages import account, audit, auth, dashboard, partners, reports, static
+    from cordon.web.pages import (
+        account,
+        audit,
+        auth,
+        banks,
+        cases,
+        dashboard,
+        money,
+        networks,
+        notices,
+        partners,
+        reports,
+        static,
+        urls,
+    )
 
-    for module in (auth, dashboard, reports, partners, audit, account, static):
+    for module in (
+        auth,
+        dashboard,
+        reports,
+        urls,
+        networks,
+        cases,
+        banks,
+        money,
+        notices,
+        partners,
+        audit,
+        account,
+        static,
+    ):
         app.include_router(module.router)
     errors.install(app)
     state = app.state.cordon

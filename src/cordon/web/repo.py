@@ -1,9 +1,12 @@
-"""The console's own queries: login sessions, the members of an organisation, and the pipeline
-progress of reported URLs.
+"""The console's own queries: login sessions, login throttling, the members of an organisation,
+the pipeline progress of reported URLs, and the few aggregates the dashboard needs that no
+feature module offers.
 
 Every change writes its audit event in the caller's transaction. Records shared between
-organisations (reports and what derives from them) are never read here: the console reads them
-through their feature modules, which apply the access policy.
+organisations (reports and what derives from them) are read through their feature modules,
+which apply the access policy; the reads here that touch shared records filter with the same
+policy (:func:`cordon.store.access.visible`, or a feature's clause built on it) and return only
+aggregates or whether a record may be read.
 """
 
 from __future__ import annotations
@@ -13,14 +16,33 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, String, and_, exists, func, literal, select, update
 
+from cordon.attribution import repo as attributions
 from cordon.audit import log as audit
 from cordon.clock import Clock
-from cordon.domain.partners import Principal, Role
+from cordon.domain.partners import ADDRESSEE_ONLY_TYPES, Principal, Role
+from cordon.domain.tlp import Tlp
+from cordon.notices import repo as notices
+from cordon.notices.kinds import ESCALATION, PAYMENT_ALERT
+from cordon.notices.states import OPEN, State
 from cordon.partners import repo as partners
-from cordon.store.tables import app_user, membership, work_item
+from cordon.reports import repo as reports
+from cordon.store import access
+from cordon.store.tables import (
+    app_user,
+    attribution,
+    audit_event,
+    membership,
+    organisation,
+    report,
+    report_url,
+    url,
+    work_item,
+)
+from cordon.store.tables_money import notice
 from cordon.store.tables_web import web_session
 
 
@@ -279,3 +301,261 @@ def url_progress(conn: Connection, url_ids: list[int]) -> dict[int, list[StagePr
             StageProgress(r.stage, r.state, int(r.attempts), r.updated_at, r.done_at)
         )
     return out
+
+
+# --- login throttling -------------------------------------------------------------------------
+
+#: The reason a refused login is audited with when the password was tried and was wrong; only
+#: these count towards a lockout (refusals during a lockout do not prolong it).
+BAD_CREDENTIALS = "bad credentials"
+LOCKED_OUT = "locked out"
+
+
+@dataclass(frozen=True)
+class Lockout:
+    """Why a login is refused before its password is checked, and until when."""
+
+    scope: str  # "account" or "address"
+    until: datetime
+
+
+def login_lockout(
+    conn: Connection,
+    clock: Clock,
+    *,
+    email: str,
+    client_ip: str | None,
+    window: timedelta,
+    max_per_account: int,
+    max_per_address: int,
+) -> Lockout | None:
+    """The lockout in force for a login to ``email`` from ``client_ip``, or None.
+
+    Counted from the audit log, so every process of a deployment sees the same figures: the
+    refused logins (bad credentials) of the last ``window``, per e-mail address (since the
+    account's last successful login) and per client address. When either reaches its limit
+    the login is refused until the oldest counted refusal leaves the window.
+    """
+    now = clock.now()
+    since = now - window
+    email = email.strip().lower()[:320]
+    rows = conn.execute(
+        select(audit_event.c.at, audit_event.c.client_ip, audit_event.c.details)
+        .where(audit_event.c.action == "ui:session:refused", audit_event.c.at > since)
+        .order_by(audit_event.c.seq)
+    ).all()
+    failures = [r for r in rows if (r.details or {}).get("reason") == BAD_CREDENTIALS]
+    account_since = since
+    user = conn.execute(select(app_user.c.id).where(func.lower(app_user.c.email) == email)).first()
+    if user is not None:
+        last_login = conn.execute(
+            select(func.max(audit_event.c.at)).where(
+                audit_event.c.action == "ui:session:start",
+                audit_event.c.actor_user_id == user.id,
+                audit_event.c.at > since,
+            )
+        ).scalar_one()
+        if last_login is not None:
+            account_since = max(account_since, last_login)
+    by_account = [
+        r.at for r in failures if r.details.get("email") == email and r.at > account_since
+    ]
+    by_address = [r.at for r in failures if client_ip is not None and r.client_ip == client_ip]
+    if len(by_account) >= max_per_account:
+        return Lockout("account", by_account[-max_per_account] + window)
+    if len(by_address) >= max_per_address:
+        return Lockout("address", by_address[-max_per_address] + window)
+    return None
+
+
+# --- URLs ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VisibleUrl:
+    """A stored URL that the reader may open: it is named by reports the reader may read."""
+
+    id: int
+    url: str
+    host: str
+    registrable_domain: str
+    first_seen_at: datetime
+    report_ids: list[int]
+
+
+def _report_visible(principal: Principal) -> Any:
+    return access.visible(
+        principal,
+        reports.KIND,
+        id_col=report.c.id,
+        owner_col=report.c.owner_org_id,
+        tlp_col=report.c.tlp,
+    )
+
+
+def visible_url(conn: Connection, principal: Principal, url_id: int) -> VisibleUrl | None:
+    """The URL when the principal may read at least one report naming it, with those reports
+    (newest first); None otherwise, exactly as for a URL that does not exist."""
+    row = conn.execute(
+        select(url.c.id, url.c.url, url.c.host, url.c.registrable_domain, url.c.first_seen_at)
+        .where(url.c.id == url_id)
+        .where(
+            exists(
+                select(report_url.c.report_id)
+                .join(report, report.c.id == report_url.c.report_id)
+                .where(report_url.c.url_id == url.c.id, _report_visible(principal))
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    ids = conn.execute(
+        select(report.c.id)
+        .join(report_url, report_url.c.report_id == report.c.id)
+        .where(report_url.c.url_id == url_id, _report_visible(principal))
+        .order_by(report.c.id.desc())
+    ).scalars()
+    return VisibleUrl(
+        int(row.id), row.url, row.host, row.registrable_domain, row.first_seen_at, list(ids)
+    )
+
+
+# --- dashboard aggregates -------------------------------------------------------------------------
+
+
+def hosting_countries(
+    conn: Connection, principal: Principal, limit: int = 15
+) -> list[tuple[str, int]]:
+    """Distinct URLs per hosting country, by the newest attribution of each URL the principal
+    may read (the attribution feature's access clause), most first."""
+    newest = select(func.max(attribution.c.id)).group_by(attribution.c.url_id)
+    n = func.count().label("n")
+    rows = conn.execute(
+        select(attribution.c.country, n)
+        .where(
+            attribution.c.id.in_(newest),
+            attribution.c.country.is_not(None),
+            attributions.visible_clause(principal, attribution.c.url_id),
+        )
+        .group_by(attribution.c.country)
+        .order_by(n.desc(), attribution.c.country)
+        .limit(limit)
+    ).all()
+    return [(str(r.country), int(r.n)) for r in rows]
+
+
+def _notice_scope(principal: Principal) -> Any:
+    """Which notices count in an aggregate for the principal. Addressee-only organisations
+    (payment and hosting providers, ISPs) count only the notices addressed to them, through
+    the notices' own access rule; every other member counts the coalition's, as the money
+    metrics do. Escalations are the coordinator's and never counted."""
+    conds: list[Any] = [notice.c.kind != ESCALATION.name]
+    if principal.org_type in ADDRESSEE_ONLY_TYPES:
+        conds.append(
+            access.visible(
+                principal,
+                notices.KIND,
+                id_col=notice.c.id,
+                # As the notice engine reads them: a notice to a party outside the coalition
+                # is its issuer's.
+                owner_col=func.coalesce(notice.c.recipient_org_id, notice.c.issuer_org_id),
+                tlp_col=literal(Tlp.AMBER_STRICT.value, String),
+            )
+        )
+    return and_(*conds)
+
+
+@dataclass(frozen=True)
+class NoticeTally:
+    """Notices of one kind addressed to one recipient, by where they stand."""
+
+    recipient: str
+    recipient_type: str  # an organisation type, or "outside the coalition"
+    kind: str
+    total: int
+    awaiting: int  # open and not yet sent again
+    overdue: int  # open and sent again at least once: unanswered past the repeat interval
+    escalated: int
+    by_state: dict[str, int]
+
+    @property
+    def open(self) -> int:
+        return self.awaiting + self.overdue
+
+
+def notice_tallies(conn: Connection, principal: Principal) -> list[NoticeTally]:
+    """Notices per recipient and kind (aggregates only), most open first."""
+    rows = conn.execute(
+        select(
+            notice.c.recipient_org_id,
+            notice.c.recipient_name,
+            notice.c.recipient_address,
+            organisation.c.name,
+            organisation.c.type,
+            notice.c.kind,
+            notice.c.state,
+            notice.c.repeats,
+            notice.c.escalated_at,
+        )
+        .select_from(notice.outerjoin(organisation, organisation.c.id == notice.c.recipient_org_id))
+        .where(_notice_scope(principal))
+    ).all()
+    tallies: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in rows:
+        if r.recipient_org_id is not None:
+            who, what = str(r.name), str(r.type)
+        else:
+            who, what = str(r.recipient_name or r.recipient_address), "outside the coalition"
+        t = tallies.setdefault(
+            (who, what, r.kind),
+            {
+                "recipient": who,
+                "recipient_type": what,
+                "kind": r.kind,
+                "total": 0,
+                "awaiting": 0,
+                "overdue": 0,
+                "escalated": 0,
+                "by_state": {},
+            },
+        )
+        t["total"] += 1
+        t["by_state"][r.state] = t["by_state"].get(r.state, 0) + 1
+        if State(r.state) in OPEN:
+            t["overdue" if r.repeats > 0 else "awaiting"] += 1
+        if r.escalated_at is not None:
+            t["escalated"] += 1
+    out = [NoticeTally(**t) for t in tallies.values()]
+    return sorted(out, key=lambda t: (-t.open, -t.total, t.recipient, t.kind))
+
+
+#: Buckets of the time-to-closure distribution: (label, upper bound in hours).
+CLOSURE_BUCKETS: tuple[tuple[str, float], ...] = (
+    ("under 1 hour", 1),
+    ("1-6 hours", 6),
+    ("6-24 hours", 24),
+    ("1-3 days", 72),
+    ("3-7 days", 168),
+    ("over 7 days", float("inf")),
+)
+
+
+def closure_distribution(
+    conn: Connection, principal: Principal, kind: str = PAYMENT_ALERT.name
+) -> list[tuple[str, int]]:
+    """How long closed notices of ``kind`` were open, counted in :data:`CLOSURE_BUCKETS` (every
+    closure of every cycle, as the money metrics count them), within the principal's scope of
+    aggregates (:func:`_notice_scope`)."""
+    in_scope = {
+        int(i) for i in conn.execute(select(notice.c.id).where(_notice_scope(principal))).scalars()
+    }
+    counts = [0] * len(CLOSURE_BUCKETS)
+    for notice_id, _, seconds in notices.closures(conn, kind):
+        if notice_id not in in_scope:
+            continue
+        hours = seconds / 3600
+        for index, (_, bound) in enumerate(CLOSURE_BUCKETS):
+            if hours < bound:
+                counts[index] += 1
+                break
+    return [(label, n) for (label, _), n in zip(CLOSURE_BUCKETS, counts, strict=True)]

@@ -7,6 +7,7 @@ Reported URLs are shown defanged through the ``defang`` filter and are never lin
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ from cordon.domain.partners import Principal
 from cordon.domain.permissions import Permission
 from cordon.domain.tlp import Tlp
 from cordon.domain.urls import defang
+from cordon.notices.states import OPEN
 from cordon.partners import repo as partners
 from cordon.web import repo
 from cordon.web.session import login_csrf_token, session_csrf_token, web_session_of
@@ -31,8 +33,24 @@ TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 
 
-def _when(value: datetime | None) -> str:
+def _when(value: datetime | str | None) -> str:
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+        return parsed.strftime("%Y-%m-%d %H:%M UTC")
     return "" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+#: A URL with a scheme inside free text (a notice's text, a CDN's evidence, an indicator).
+_URL_IN_TEXT = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s<>\"']+")
+
+
+def _defang_text(value: object) -> str:
+    """Free text with every URL in it defanged, so no viewer turns one into a live link."""
+    text = "" if value is None else str(value)
+    return _URL_IN_TEXT.sub(lambda m: defang(m.group(0)), text)
 
 
 def _day(value: datetime | None) -> str:
@@ -57,12 +75,14 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["defang"] = defang
+    env.filters["defang_text"] = _defang_text
     env.filters["when"] = _when
     env.filters["day"] = _day
     env.filters["tlp_slug"] = _tlp_slug
     env.globals["static"] = _static
     env.globals["version"] = __version__
     env.globals["TLPS"] = [t.value for t in Tlp]
+    env.globals["OPEN_STATES"] = sorted(s.value for s in OPEN)
     return env
 
 
@@ -81,6 +101,13 @@ NAV = (
     NavItem("/reports", "Reports", Permission.REPORT_READ),
     NavItem("/reports/new", "Report URLs", Permission.REPORT_CREATE),
     NavItem("/reports/upload", "Upload a file", Permission.REPORT_CREATE),
+    NavItem("/networks", "Networks", Permission.NETWORK_READ),
+    NavItem("/cases", "Cases", Permission.CASE_READ),
+    NavItem("/banks", "Hash lists", Permission.BANK_READ),
+    NavItem("/inbox", "Inbox", Permission.NOTICE_READ),
+    NavItem("/notices", "Notices", Permission.NOTICE_READ),
+    NavItem("/money/identifiers", "Payment identifiers", Permission.MONEY_READ),
+    NavItem("/money/test-purchases", "Test purchases", Permission.MONEY_READ),
     NavItem("/partners", "Partners", Permission.ORG_READ),
     NavItem("/audit", "Audit", Permission.AUDIT_READ),
     NavItem("/account/tokens", "API tokens", Permission.TOKEN_MANAGE),

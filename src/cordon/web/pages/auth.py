@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from typing import Annotated
 
@@ -30,7 +31,13 @@ router = ConsoleRouter()
 
 
 def _login_page(
-    request: Request, *, next_path: str, email: str = "", error: str | None = None
+    request: Request,
+    *,
+    next_path: str,
+    email: str = "",
+    error: str | None = None,
+    status: int | None = None,
+    retry_after: int | None = None,
 ) -> Response:
     state = app_state(request)
     name = cookie_names(state.settings.api.secure_cookies).login
@@ -39,9 +46,11 @@ def _login_page(
         request,
         "login.html",
         {"next": next_path, "email": email, "error": error},
-        status=403 if error else 200,
+        status=status or (403 if error else 200),
         login_nonce=nonce,
     )
+    if retry_after is not None:
+        response.headers["retry-after"] = str(retry_after)
     set_login_cookie(response, state, nonce)
     return response
 
@@ -66,16 +75,44 @@ def login(
 ) -> Response:
     """A new session for an active member with this e-mail address and password, acting for
     the organisation of its first membership. Refusals are audited and say nothing about which
-    part was wrong."""
+    part was wrong. After too many refusals for one account or from one client address
+    (``api.login_max_failures_per_account``, ``api.login_max_failures_per_address`` within
+    ``api.login_lockout_seconds``) logins are refused with 429 until the window has passed."""
     state = app_state(request)
     actor = actor_of(request, None)
     target = safe_next(next)
+    api = state.settings.api
+    with state.read() as conn:
+        lockout = repo.login_lockout(
+            conn,
+            state.clock,
+            email=email,
+            client_ip=actor.client_ip,
+            window=timedelta(seconds=api.login_lockout_seconds),
+            max_per_account=api.login_max_failures_per_account,
+            max_per_address=api.login_max_failures_per_address,
+        )
+    if lockout is not None:
+        # The password is not even checked: a locked-out guesser learns nothing.
+        with state.write() as conn:
+            repo.record_refused_login(conn, state.clock, actor, email, repo.LOCKED_OUT)
+        minutes = max(1, math.ceil((lockout.until - state.clock.now()).total_seconds() / 60))
+        whose = "this account" if lockout.scope == "account" else "your address"
+        return _login_page(
+            request,
+            next_path=target,
+            email=email,
+            error=f"Too many failed logins for {whose}. Logging in is locked for "
+            f"{minutes} more minute{'' if minutes == 1 else 's'}; try again after that.",
+            status=429,
+            retry_after=max(1, math.ceil((lockout.until - state.clock.now()).total_seconds())),
+        )
     with state.read() as conn:
         user = partners.authenticate_password(conn, email, password) if email else None
         memberships = partners.memberships(conn, user.id) if user is not None else []
     if user is None or not memberships:
         with state.write() as conn:
-            reason = "bad credentials" if user is None else "no active membership"
+            reason = repo.BAD_CREDENTIALS if user is None else "no active membership"
             repo.record_refused_login(conn, state.clock, actor, email, reason)
         return _login_page(
             request,

@@ -2,7 +2,10 @@
 
 Every report figure is taken through the reports feature's own reads (``count`` and
 ``list_page``), which apply the access policy; the pipeline's queues are shown to members who
-may read them through the API (``work:read``).
+may read them through the API (``work:read``). Hosting countries count the attributions the
+member may read; notice and money figures are aggregates in the scope of the money metrics (an
+addressee-only organisation sees only its own). Each chart is shown only to members holding the
+permission of the API route that gives the same figures.
 """
 
 from __future__ import annotations
@@ -16,10 +19,13 @@ from fastapi.responses import Response
 
 from cordon.api.auth import CurrentPrincipal
 from cordon.api.state import actor_of, app_state
+from cordon.domain.partners import ADDRESSEE_ONLY_TYPES, Principal
 from cordon.domain.permissions import Permission
 from cordon.domain.tlp import Tlp
+from cordon.money import metrics
 from cordon.pipeline import repo as work
 from cordon.reports import repo as reports
+from cordon.web import repo
 from cordon.web.routing import ConsoleRouter
 from cordon.web.templating import render
 
@@ -29,6 +35,8 @@ DAYS = 30
 #: The registrable-domain chart covers the member's newest reports, up to this many.
 DOMAIN_WINDOW = 1000
 TOP_DOMAINS = 10
+TOP_PROVIDERS = 10
+TOP_COUNTRIES = 15
 
 
 @router.get("/", permission=Permission.SELF_READ, summary="Console: the dashboard")
@@ -102,8 +110,50 @@ def dashboard(request: Request, principal: CurrentPrincipal) -> Response:
             }
             for q in queues
         ]
+    data.update(_outcomes(request, principal))
     return render(
         request,
         "dashboard.html",
-        {"data": data, "figures": figures, "days": DAYS, "domain_limit": DOMAIN_WINDOW},
+        {
+            "data": data,
+            "figures": figures,
+            "days": DAYS,
+            "domain_limit": DOMAIN_WINDOW,
+            "addressee_only": principal.org_type in ADDRESSEE_ONLY_TYPES,
+        },
     )
+
+
+def _outcomes(request: Request, principal: Principal) -> dict[str, Any]:
+    """Hosting countries, providers by open notices, the payment-method mix over time and the
+    time-to-closure distribution, each for members who may read its figures."""
+    state = app_state(request)
+    out: dict[str, Any] = {}
+    with state.read() as conn:
+        if principal.can(Permission.ATTRIBUTION_READ.value):
+            out["countries"] = [
+                {"label": c, "value": n}
+                for c, n in repo.hosting_countries(conn, principal, limit=TOP_COUNTRIES)
+            ]
+        if principal.can(Permission.NOTICE_READ.value):
+            per_org: dict[str, int] = {}
+            for t in repo.notice_tallies(conn, principal):
+                if t.open:
+                    per_org[t.recipient] = per_org.get(t.recipient, 0) + t.open
+            ranked = sorted(per_org.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_PROVIDERS]
+            out["providers"] = [{"label": name, "value": n} for name, n in ranked]
+        if principal.can(Permission.MONEY_METRICS_READ.value):
+            mix = metrics.payment_method_mix(conn, principal)
+            methods = sorted({r.payment_method for r in mix})
+            periods: dict[str, dict[str, int]] = {}
+            for r in mix:
+                periods.setdefault(r.period, {m: 0 for m in methods})[r.payment_method] = (
+                    r.identifiers
+                )
+            out["mix"] = [{"label": p, "series": v} for p, v in sorted(periods.items())]
+            out["mix_methods"] = methods
+            out["closure"] = [
+                {"label": label, "value": n}
+                for label, n in repo.closure_distribution(conn, principal)
+            ]
+    return out

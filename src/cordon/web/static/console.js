@@ -16,6 +16,8 @@
     dead: "#c62828"
   };
 
+  var MIX = ["#14213d", "#0b57d0", "#2e7d32", "#b26a00", "#c62828", "#6b6e7a", "#7b1fa2", "#00838f"];
+
   function chartFor(canvas, kind, rows) {
     var labels = rows.map(function (r) { return r.label; });
     var common = {
@@ -42,7 +44,24 @@
         labels: labels.map(function (l) { return l.split(".").join("[.]"); }),
         datasets: [{ label: "URLs", data: rows.map(function (r) { return r.value; }), backgroundColor: COLOURS.bar }] } };
     }
+    if (kind === "rank" || kind === "plain") {
+      if (kind === "rank") {
+        common.indexAxis = "y";
+        common.scales = { x: { beginAtZero: true, ticks: { precision: 0 } } };
+      }
+      return { type: "bar", options: common, data: { labels: labels,
+        datasets: [{ label: canvas.getAttribute("data-label") || "",
+          data: rows.map(function (r) { return r.value; }), backgroundColor: COLOURS.bar }] } };
+    }
     common.scales = { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } };
+    if (kind === "mix") {
+      common.plugins.legend.display = true;
+      var methods = Object.keys(rows[0].series).sort();
+      return { type: "bar", options: common, data: { labels: labels, datasets: methods.map(function (m, i) {
+        return { label: m, data: rows.map(function (r) { return r.series[m]; }),
+          backgroundColor: MIX[i % MIX.length] };
+      }) } };
+    }
     var states = [["pending", "Waiting"], ["leased", "Running"], ["done", "Done"], ["dead", "Dead"]];
     return { type: "bar", options: common, data: { labels: labels, datasets: states.map(function (s) {
       return { label: s[1], data: rows.map(function (r) { return r[s[0]]; }), backgroundColor: COLOURS[s[0]] };
@@ -63,5 +82,43 @@
     });
   }
 
+  var NODE_COLOURS = {
+    site: "#14213d", payment: "#b26a00", analytics: "#0b57d0", email: "#2e7d32",
+    messenger: "#7b1fa2", ip: "#6b6e7a", provider: "#00838f", asn: "#6b6e7a",
+    cdn: "#00838f", registrar: "#4a4a55"
+  };
+
+  /* A network's graph: elements come from a JSON block of the page (labels already defanged);
+     nodes are shapes with text, never pictures. */
+  function drawGraph() {
+    var holder = document.getElementById("network-graph-data");
+    var box = document.getElementById("network-graph");
+    if (!holder || !box || typeof window.cytoscape === "undefined") { return; }
+    var elements = JSON.parse(holder.textContent);
+    var cy = window.cytoscape({
+      container: box,
+      elements: elements.nodes.concat(elements.edges),
+      style: [
+        { selector: "node", style: {
+          "label": "data(label)", "font-size": 10, "color": "#1b1b1f",
+          "text-valign": "bottom", "text-margin-y": 3, "text-wrap": "ellipsis", "text-max-width": 140,
+          "width": 16, "height": 16,
+          "background-color": function (n) { return NODE_COLOURS[n.data("kind")] || "#6b6e7a"; } } },
+        { selector: "node[kind = 'site']", style: { "shape": "round-rectangle", "width": 24, "height": 24 } },
+        { selector: "node:selected", style: { "border-width": 3, "border-color": "#fca311" } },
+        { selector: "edge", style: { "width": 1.5, "line-color": "#c9ccd6", "curve-style": "bezier" } },
+        { selector: "edge[strength = 'strong']", style: { "width": 3, "line-color": "#4a4a55" } }
+      ],
+      layout: { name: "cose", animate: false, randomize: false, nodeDimensionsIncludeLabels: true }
+    });
+    var said = document.getElementById("graph-selected");
+    cy.on("tap", "node", function (event) {
+      var d = event.target.data();
+      if (said) { said.textContent = d.kind.replace(/_/g, " ") + ": " + d.label; }
+    });
+    box.classList.add("drawn");
+  }
+
   document.addEventListener("DOMContentLoaded", drawCharts);
+  document.addEventListener("DOMContentLoaded", drawGraph);
 })();
