@@ -42,6 +42,25 @@ class ApiSettings(_Section):
     secure_cookies: bool = Field(
         True, description="Mark session cookies Secure (turn off only for plain-HTTP loopback)."
     )
+    login_max_failures_per_account: int = Field(
+        5,
+        ge=1,
+        description="Refused console logins to one e-mail address within "
+        "`api.login_lockout_seconds` that lock that account's login for the rest of the window.",
+    )
+    login_max_failures_per_address: int = Field(
+        20,
+        ge=1,
+        description="Refused console logins from one client address within "
+        "`api.login_lockout_seconds` that lock logins from that address for the rest of the "
+        "window.",
+    )
+    login_lockout_seconds: int = Field(
+        900,
+        ge=1,
+        description="The window in which refused console logins are counted, and so the "
+        "longest a lockout lasts.",
+    )
 
 
 class ServeSettings(_Section):
@@ -178,6 +197,65 @@ class NoticeSettings(_Section):
         default_factory=list,
         description="Address ranges webhooks may be sent to that the address policy denies by "
         "default (as crawl.allow_networks); plain http is allowed only inside them.",
+    )
+
+
+class OutcomeSettings(_Section):
+    batch_window_minutes: float = Field(
+        60.0,
+        ge=0,
+        description="Confirmed URLs for one recipient within this window go out as one notice.",
+    )
+    max_urls_per_notice: int = Field(
+        100, ge=1, le=150, description="Most URLs one takedown notice lists."
+    )
+    language: str = Field("en", description="Language of notice e-mails (templates per language).")
+    templates_dir: Path | None = Field(
+        None,
+        description="Folder of notice templates (`<language>/<kind>.txt.j2`) read before the "
+        "shipped ones.",
+    )
+    public_base_url: str | None = Field(
+        None,
+        description="Address partners reach Cordon's API at, for signed links in e-mails; "
+        "empty: http://serve.host:serve.port.",
+    )
+    link_valid_days: float = Field(
+        30.0, gt=0, description="How long a signed answer or verification link stays valid."
+    )
+    reporter_org: str = Field(
+        "Cordon coalition", description="The organisation named as reporter in XARF reports."
+    )
+    registrar_notices: bool = Field(True, description="Notice registrars of confirmed domains.")
+    referrals: bool = Field(
+        True, description="Refer confirmed URLs to the partners of the hosting country."
+    )
+    verify_after_hours: float = Field(
+        24.0,
+        gt=0,
+        description="After a notice is sent, when its URLs are re-crawled if nobody answered.",
+    )
+    verify_interval_hours: float = Field(
+        24.0, gt=0, description="How often an unverified notice's URLs are re-crawled."
+    )
+    verify_recheck_minutes: float = Field(
+        30.0, gt=0, description="Wait after a verification crawl is asked for before looking."
+    )
+    watch_days: float = Field(
+        30.0, ge=0, description="How long removed URLs are watched for reappearance."
+    )
+    removal_statuses: list[int] = Field(
+        default_factory=lambda: [451],
+        description="HTTP statuses that count as removal besides crawl's gone statuses.",
+    )
+    assessments_to_seed: int = Field(
+        2, ge=1, description="Assessments needed before a page's hashes may seed a bank."
+    )
+    seed_same_org: bool = Field(
+        False, description="Whether assessments by one organisation count towards seeding."
+    )
+    blocklist_domain_min_urls: int = Field(
+        2, ge=1, description="Confirmed URLs a dedicated domain needs to be listed whole."
     )
 
 
@@ -376,6 +454,72 @@ class PaymentsSettings(_Section):
         return value
 
 
+class MatchingSettings(_Section):
+    snapshot_dir: Path | None = Field(
+        None,
+        description="Folder where each matcher process keeps its index snapshot (Cordon's own "
+        "index format, with its bank_change checkpoint); empty: rebuilt from the database at "
+        "start.",
+    )
+    snapshot_seconds: float = Field(
+        600.0,
+        ge=0,
+        description="Least time between two snapshots a matcher writes after refreshing.",
+    )
+    refetch_reference: bool = Field(
+        True,
+        description="Fetch a matched picture again to compute its reference PDQ hash before "
+        "confirming its URL.",
+    )
+    retro_chunk: int = Field(
+        5000, ge=1, description="Sightings scanned at a time by retroactive matching."
+    )
+    flood_min_matches: int = Field(
+        50,
+        ge=1,
+        description="Flood guard: an entry floods only with more matches than this in one window "
+        "(docs/matching.md).",
+    )
+    flood_window_hours: float = Field(
+        1.0, gt=0, description="Flood guard: the window in which new matches are counted."
+    )
+    flood_history_days: float = Field(
+        30.0,
+        gt=0,
+        description="Flood guard: the trailing history before the window that gives an entry's "
+        "usual rate.",
+    )
+    flood_factor: float = Field(
+        10.0,
+        ge=1,
+        description="Flood guard: an entry floods only with more matches in the window than this "
+        "many times its usual rate (its matches in the history, scaled to the window).",
+    )
+
+
+class GraphSettings(_Section):
+    recompute_minutes: float = Field(
+        10.0,
+        gt=0,
+        description="How often the `graph` stage ingests new records and recomputes networks.",
+    )
+    ingest_batch: int = Field(
+        500, ge=1, description="Records of one source the graph ingest reads per transaction."
+    )
+    medium_max_sites: int = Field(
+        20,
+        ge=2,
+        description="A picture or template seen on more sites than this is not counted as a "
+        "link between them.",
+    )
+    medium_threshold: float | None = Field(
+        None,
+        gt=0,
+        description="Weight of shared pictures and templates that links two sites on its own "
+        "(e.g. 1.0: three shared); empty: they corroborate but never link (docs/networks.md).",
+    )
+
+
 class Settings(BaseModel):
     """Every setting Cordon reads. See docs/configuration.md."""
 
@@ -406,8 +550,11 @@ class Settings(BaseModel):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     notices: NoticeSettings = Field(default_factory=NoticeSettings)
     money: MoneySettings = Field(default_factory=MoneySettings)
+    outcomes: OutcomeSettings = Field(default_factory=OutcomeSettings)
     crawl: CrawlSettings = Field(default_factory=CrawlSettings)
     payments: PaymentsSettings = Field(default_factory=PaymentsSettings)
+    matching: MatchingSettings = Field(default_factory=MatchingSettings)
+    graph: GraphSettings = Field(default_factory=GraphSettings)
 
 
 ENV_PREFIX = "CORDON_"

@@ -6,6 +6,7 @@ read a key that others can read.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import secrets
@@ -21,6 +22,8 @@ AUDIT_SIGNING_KEY = "audit-signing.pem"
 AUDIT_PUBLIC_KEY = "audit-signing.pub.pem"
 SESSION_KEY = "session.key"
 WEBHOOK_KEY = "notice-webhook.key"
+#: The coalition's shared key for cross-deployment deconfliction (the same in every deployment).
+DECONFLICTION_KEY = "deconfliction.key"
 
 
 class KeyDirError(Exception):
@@ -117,3 +120,70 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
     if not isinstance(key, Ed25519PublicKey):
         raise KeyDirError(f"{path} is not an Ed25519 public key")
     return key
+
+
+def deconfliction_key_id(key: bytes) -> str:
+    """A short public name of a coalition deconfliction key: 16 hex digits of its SHA-256."""
+    return hashlib.sha256(b"cordon-deconfliction-key/v1\0" + key).hexdigest()[:16]
+
+
+def load_deconfliction_key(key_dir: Path) -> bytes:
+    """The coalition deconfliction key. Raises :class:`KeyDirError` saying how to get one."""
+    path = key_dir / DECONFLICTION_KEY
+    if not path.exists():
+        raise KeyDirError(
+            f"missing key {path}: run `cordon deconflict key generate` once in the coalition "
+            "and `cordon deconflict key import FILE` in every other deployment"
+        )
+    key = _read_secret(path)
+    if len(key) < 32:
+        raise KeyDirError(f"{path} is shorter than 32 bytes: import the coalition key again")
+    return key
+
+
+def store_deconfliction_key(key_dir: Path, key: bytes | None = None) -> bytes:
+    """Write the coalition deconfliction key (``key``, or 32 new random bytes) to the key
+    directory, mode 0600. Refuses to replace one that exists. Returns the key."""
+    if key is not None and len(key) < 32:
+        raise KeyDirError("a deconfliction key has at least 32 bytes")
+    key_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = key_dir / DECONFLICTION_KEY
+    if path.exists():
+        raise KeyDirError(f"{path} exists: remove it first to replace the coalition key")
+    data = key if key is not None else secrets.token_bytes(32)
+    _write_secret(path, data)
+    return data
+
+
+BLOCKLIST_SIGNING_KEY = "blocklist-signing.pem"
+BLOCKLIST_PUBLIC_KEY = "blocklist-signing.pub.pem"
+
+
+def blocklist_signing_key(key_dir: Path) -> Ed25519PrivateKey:
+    """The Ed25519 key that signs block-list manifests, made on first use (0600) together
+    with its public key ``blocklist-signing.pub.pem``, which ISPs verify with."""
+    private = key_dir / BLOCKLIST_SIGNING_KEY
+    if not private.exists():
+        if not key_dir.is_dir():
+            raise KeyDirError(f"key directory {key_dir} does not exist: run `cordon keys init`")
+        key = Ed25519PrivateKey.generate()
+        with contextlib.suppress(FileExistsError):  # another process made it first: use theirs
+            _write_secret(
+                private,
+                key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                ),
+            )
+    loaded = serialization.load_pem_private_key(_read_secret(private), password=None)
+    if not isinstance(loaded, Ed25519PrivateKey):
+        raise KeyDirError(f"{private} is not an Ed25519 private key")
+    public = key_dir / BLOCKLIST_PUBLIC_KEY
+    if not public.exists():
+        public.write_bytes(
+            loaded.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
+    return loaded

@@ -24,6 +24,9 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "cordon.notices.stages",
     "cordon.attribution.stage",
     "cordon.crawl.stage",
+    "cordon.graph.stage",
+    "cordon.matching.stage",
+    "cordon.outcomes.stages",
 )
 
 

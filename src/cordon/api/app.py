@@ -20,15 +20,23 @@ def create_app(settings: Settings, clock: Clock, engine: Engine, keys: Keys) -> 
     from cordon.api.routes import (
         attributions,
         audit,
+        banks,
         captures,
+        cases,
+        hma,
+        match,
         me,
         money,
+        networks,
         notices,
         orgs,
+        outcomes,
         reports,
+        search,
         status,
         work,
     )
+    from cordon.matching.service import readiness_probe
 
     app = FastAPI(
         title="Cordon",
@@ -43,9 +51,30 @@ def create_app(settings: Settings, clock: Clock, engine: Engine, keys: Keys) -> 
     app.state.cordon = AppState(settings=settings, clock=clock, engine=engine, keys=keys)
     app.state.readiness_probes = {}
     problems.install(app)
-    for module in (status, me, orgs, reports, audit, work, money, notices, captures, attributions):
-        app.include_router(module.router)
-    app.include_router(orgs.groups_router)
+    routers = (
+        status.router,
+        me.router,
+        orgs.router,
+        orgs.groups_router,
+        reports.router,
+        audit.router,
+        work.router,
+        money.router,
+        notices.router,
+        captures.router,
+        attributions.router,
+        banks.router,
+        match.router,
+        hma.router,
+        networks.router,
+        cases.router,
+        cases.hits_router,
+        search.router,
+        outcomes.router,
+    )
+    for router in routers:
+        app.include_router(router)
+    app.state.readiness_probes["match_index"] = readiness_probe(engine, clock, settings)
     # The console shares the application, so that `cordon serve` serves both.
     from cordon.web import console
 

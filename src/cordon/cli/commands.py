@@ -1,4 +1,4 @@
-"""The list of command groups; a new group adds one line here."""
+"""The list of commands; a new group or command adds one line here."""
 
 from __future__ import annotations
 
@@ -10,9 +10,27 @@ import typer
 
 def groups() -> list[tuple[str, typer.Typer]]:
     """Command groups, in the order ``cordon --help`` lists them."""
-    from cordon.cli import audit, db, keys, org, report, token, user, work, world
+    from cordon.cli import (
+        audit,
+        banks,
+        cases,
+        crawl,
+        db,
+        keys,
+        matching,
+        money,
+        network,
+        org,
+        outcomes,
+        purchase,
+        report,
+        token,
+        user,
+        work,
+        world,
+    )
 
-    out: list[tuple[str, typer.Typer]] = [
+    return [
         ("db", db.app),
         ("keys", keys.app),
         ("org", org.app),
@@ -22,28 +40,43 @@ def groups() -> list[tuple[str, typer.Typer]]:
         ("work", work.app),
         ("audit", audit.app),
         ("world", world.app),
+        ("money", money.app),
+        ("purchase", purchase.app),
+        ("capture", crawl.capture_app),
+        ("bank", banks.app),
+        ("matcher", matching.matcher_app),
+        ("network", network.app),
+        ("case", cases.app),
+        ("deconflict", cases.deconflict_app),
+        ("blocklist", outcomes.blocklist_app),
     ]
-    from cordon.cli import money, purchase
-
-    out += [("money", money.app), ("purchase", purchase.app)]
-    from cordon.cli import crawl
-
-    out.append(("capture", crawl.capture_app))
-    return out
 
 
 def single_commands() -> list[Callable[..., Any]]:
     """Top-level commands that are not groups."""
-    from cordon.cli import demo, serve
-
-    out: list[Callable[..., Any]] = [serve.serve, serve.worker, demo.demo]
+    from cordon.cli import (
+        attribute,
+        crawl,
+        demo,
+        doctor,
+        matching,
+        outcomes,
+        search,
+        serve,
+    )
     from cordon.cli import hash as hash_command
 
-    out.append(hash_command.hash)
-    from cordon.cli import attribute, doctor
-
-    out += [attribute.attribute, doctor.doctor]
-    from cordon.cli import crawl as crawl_command
-
-    out.append(crawl_command.crawl)
-    return out
+    return [
+        serve.serve,
+        serve.worker,
+        demo.demo,
+        hash_command.hash,
+        attribute.attribute,
+        doctor.doctor,
+        crawl.crawl,
+        matching.match,
+        search.search,
+        search.screen,
+        outcomes.stats,
+        outcomes.assess,
+    ]

@@ -12,6 +12,7 @@ import shutil
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -25,11 +26,17 @@ from cordon.cli.context import console, fail, state
 from cordon.clock import Clock
 from cordon.domain.partners import Principal
 from cordon.keys import Keys
+from cordon.world.harness import WorldHandle
 
 DEMO_DIR = Path(".demo")
 CLI = Actor(source="cli")
 #: Sites a hotline would be told about: the shop windows and the doors that lead to them.
 REPORTED_ROLES = ("storefront", "redirector", "gateway")
+#: The hotline's bank holding the world's hash list.
+DEMO_BANK = "WORLD_KNOWN"
+#: Simulated days after the reports, and the clock's step between two runs of the due work.
+DEMO_DAYS = 4.0
+STEP_HOURS = 6
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,66 @@ def report_urls(engine: Engine, clock: Clock, reporter: Principal, urls: Sequenc
     return len(urls)
 
 
+def import_hash_list(engine: Engine, clock: Clock, owner: Principal, path: Path) -> int:
+    """The world's hash list as a GREEN bank of the hotline, classified baseline; returns how many
+    entries it holds."""
+    from cordon.banks import files
+    from cordon.banks import model as banks_model
+    from cordon.banks import repo as banks
+    from cordon.domain.tlp import Tlp
+    from cordon.store.db import write
+
+    actor = Actor.of(owner, source="cli")
+    with write(engine) as conn, path.open(encoding="utf-8") as fh:
+        banks.create_bank(
+            conn,
+            clock,
+            owner,
+            actor,
+            banks_model.BankIn(
+                name=DEMO_BANK,
+                tlp=Tlp.GREEN,
+                description="The synthetic world's list of known pictures",
+                signal_types=["pdq", "photo_md5", "photo_sha256"],
+                default_classification="baseline",
+                match_dihedral=True,
+                match_trimmed=True,
+            ),
+        )
+        fmt = files.check_format("pytx")
+        result = banks.import_entries(
+            conn, clock, owner, actor, DEMO_BANK, files.read(fmt, fh), fmt=fmt, source="world"
+        )
+    return result.added
+
+
+def register_payment_providers(engine: Engine, clock: Clock, world: WorldHandle) -> int:
+    """Share the world's payment providers between the demo's two payment partners, each
+    registering its providers' checkout links; returns how many were registered."""
+    from cordon.money import repo as money
+    from cordon.store.db import write
+
+    members = [m for m in COALITION if m.org_type == "payment_provider"]
+    owners = [principal_of(engine, m.email) for m in members]
+    with write(engine) as conn:
+        for index, psp in enumerate(world.truth.payment_providers):
+            owner = owners[index % len(owners)]
+            money.register_ownership(
+                conn,
+                clock,
+                owner,
+                Actor.of(owner, source="cli"),
+                kind="checkout_provider",
+                value=psp.name,
+                spec={
+                    "hosts": [psp.checkout_host],
+                    "path": psp.checkout_path,
+                    "account_case": "preserve",
+                },
+            )
+    return len(world.truth.payment_providers)
+
+
 def _token(engine: Engine, clock: Clock, keys: Keys, email: str) -> str:
     from datetime import timedelta
 
@@ -137,26 +204,63 @@ def _token(engine: Engine, clock: Clock, keys: Keys, email: str) -> str:
 
 
 def _summary(engine: Engine, stage_names: list[str], done: int, logins: list[Login]) -> None:
+    from cordon.outcomes import metrics
     from cordon.pipeline import repo as work
     from cordon.store.db import read
     from cordon.store.tables import report, url
+    from cordon.store.tables_graph import network
+    from cordon.store.tables_money import notice, url_confirmation
 
     with read(engine) as conn:
         n_reports = conn.execute(select(func.count()).select_from(report)).scalar_one()
         n_urls = conn.execute(select(func.count()).select_from(url)).scalar_one()
+        confirmed_urls = conn.execute(
+            select(func.count()).select_from(url_confirmation)
+        ).scalar_one()
+        confirmed_sites = conn.execute(
+            select(func.count(func.distinct(url_confirmation.c.site)))
+        ).scalar_one()
+        networks = conn.execute(
+            select(func.count())
+            .select_from(network)
+            .where(network.c.merged_into.is_(None), network.c.size > 1)
+        ).scalar_one()
+        by_kind: dict[str, int] = dict(
+            conn.execute(
+                select(notice.c.kind, func.count())
+                .where(notice.c.state != "draft")
+                .group_by(notice.c.kind)
+            ).all()
+        )
+        removal = metrics.time_to_removal(conn, with_networks=False)["overall"]
         queues = work.counts(conn)
     table = Table("figure", "value", title="Demo run")
     table.add_row("reports filed", str(n_reports))
     table.add_row("distinct URLs", str(n_urls))
+    table.add_row("URLs confirmed", f"{confirmed_urls} on {confirmed_sites} sites")
+    table.add_row("networks found (2 sites or more)", str(networks))
+    for kind in sorted(by_kind):
+        table.add_row(f"notices sent: {kind}", str(by_kind[kind]))
+    if removal["count"]:
+        table.add_row(
+            "time to removal",
+            f"{removal['count']} removed; median {removal['median_hours']:.1f} h, "
+            f"p90 {removal['p90_hours']:.1f} h",
+        )
+    else:
+        table.add_row("time to removal", "no removal verified")
     table.add_row("stages run", ", ".join(stage_names) or "none installed")
     table.add_row("work items done", str(done))
     for q in queues:
         table.add_row(f"queue {q.stage}", f"{q.done} done, {q.pending} waiting, {q.dead} dead")
     console.print(table)
-    people = Table("organisation", "type", "login", "password", title="Demo logins")
+    console.print("[bold]Demo logins[/bold] (organisation, type: login / password)")
     for login in logins:
-        people.add_row(login.org, login.org_type, login.email, login.password)
-    console.print(people)
+        console.print(
+            f"  {login.org}, {login.org_type}: {login.email} / {login.password}",
+            soft_wrap=True,
+            highlight=False,
+        )
 
 
 def demo(
@@ -171,13 +275,20 @@ def demo(
         bool, typer.Option("--serve/--no-serve", help="Serve Cordon when the run ends.")
     ] = True,
     folder: Annotated[Path, typer.Option(help="Where the demo keeps its files.")] = DEMO_DIR,
+    days: Annotated[
+        float,
+        typer.Option(
+            min=0, max=60, help="Simulated days the run covers after the reports are filed."
+        ),
+    ] = DEMO_DAYS,
 ) -> None:
     """Run the whole pipeline on a synthetic world and serve Cordon."""
     import uvicorn
 
     from cordon.api.app import create_app
-    from cordon.clock import AcceleratedClock, FrozenClock
+    from cordon.clock import AcceleratedClock
     from cordon.config import load_settings
+    from cordon.crawl.worker import CrawlStats, run_crawler
     from cordon.keys import init_keys, load_keys
     from cordon.pipeline.runner import StageContext, run_forever, run_until_idle
     from cordon.plugins import plugin_manager, stages
@@ -201,11 +312,22 @@ def demo(
                 "key_dir": str((folder / "keys").resolve()),
                 "clock": {"mode": "accelerated", "speed": speed},
                 "api": {"secure_cookies": False},
+                # Live sites are looked at again twice in the simulated days rather than daily,
+                # which keeps the run short; removals are verified by their own re-crawls.
+                # A hotline follows a reported page's links one step: to the members' and
+                # payment pages of the site and to the sites a gateway leads to.
+                "crawl": {"recrawl_live_hours": 48, "follow_links": "all", "follow_depth": 1},
+                "notices": {"escalate_after": 2},
+                "outcomes": {
+                    "batch_window_minutes": 30,
+                    "public_base_url": f"http://127.0.0.1:{port}",
+                },
             },
         )
-        # The run takes the work that is due now on a clock that stands still, so that it ends;
-        # the served demo then lives on an accelerated clock (re-crawls, repeats, escalations).
-        clock = FrozenClock(world.now())
+        # Cordon and the world share one clock that stands still while the due work runs and
+        # then moves on by a step, so that the world's desks act, notices repeat and escalate and
+        # re-crawls verify removals within the simulated days; the run always ends.
+        clock = world.linked_clock()
         engine = make_engine(settings.database_url)
         try:
             upgrade(engine)
@@ -213,29 +335,71 @@ def demo(
             keys = load_keys(settings.key_dir)
             logins = create_coalition(engine, clock)
             reporter = principal_of(engine, "analyst@hotline-nl.test")
+            entries = import_hash_list(engine, clock, reporter, world.hash_list)
+            providers = register_payment_providers(engine, clock, world)
+            console.print(
+                f"bank {DEMO_BANK}: {entries} entries; {providers} payment providers registered"
+            )
             entry = [world.url(s) for s in world.truth.sites if s.role in REPORTED_ROLES]
             report_urls(engine, clock, reporter, entry)
             found = stages(plugin_manager(settings.plugins))
+            others = [s for s in found if s.name != "crawl"]
             stage_ctx = StageContext(clock=clock, settings=settings)
+            done = 0
+            steps = int(days * 24 / STEP_HOURS)
             with Progress(
                 SpinnerColumn(),
                 TextColumn("{task.description}"),
                 BarColumn(),
-                TextColumn("{task.completed} items"),
+                TextColumn("{task.completed}/{task.total} simulated steps"),
+                TextColumn("{task.fields[items]} items"),
                 TimeElapsedColumn(),
                 console=console,
             ) as progress:
-                task = progress.add_task("running the pipeline", total=None)
-                stats = run_until_idle(
-                    engine, found, stage_ctx, on_item=lambda _i, _o: progress.advance(task)
-                )
-            _summary(engine, [s.name for s in found], stats.done, logins)
+                task = progress.add_task("day 0", total=steps, items=0)
+
+                def _advance(_item: object, _outcome: object) -> None:
+                    nonlocal done
+                    done += 1
+                    progress.update(task, items=done)
+
+                def _captured(stats: CrawlStats) -> None:
+                    progress.update(task, items=done + stats.captured)
+
+                def _run_due_work() -> None:
+                    # The crawler's own loop fetches many URLs at once and stores them in
+                    # batches; the other stages take their items in turn. Crawls queue matches,
+                    # matches confirm, confirmations queue notices and re-crawls: repeat until
+                    # neither has anything due.
+                    nonlocal done
+                    while True:
+                        before = done
+                        crawled = run_crawler(
+                            engine, settings, clock, once=True, on_capture=_captured
+                        ).captured
+                        done += crawled
+                        run_until_idle(engine, others, stage_ctx, on_item=_advance)
+                        if crawled == 0 and done == before:
+                            return
+
+                for step in range(steps + 1):
+                    if step:
+                        clock.advance(timedelta(hours=STEP_HOURS))
+                        progress.update(
+                            task,
+                            advance=1,
+                            description=f"day {step * STEP_HOURS / 24:.2f}",
+                        )
+                    _run_due_work()
+            _summary(engine, [s.name for s in found], done, logins)
             if not serve_after:
                 return
             token = _token(engine, clock, keys, "analyst@hotline-nl.test")
             console.print(
                 "API token of the hotline analyst (try it):\n"
-                f"  curl -H 'Authorization: Bearer {token}' http://127.0.0.1:{port}/v1/reports"
+                f"  curl -H 'Authorization: Bearer {token}' http://127.0.0.1:{port}/v1/reports",
+                soft_wrap=True,
+                highlight=False,
             )
             live_clock = AcceleratedClock(clock.now(), speed)
             stage_ctx = StageContext(clock=live_clock, settings=settings)

@@ -5,8 +5,13 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+import cordon.store.tables_banks  # completes the metadata
+import cordon.store.tables_cases  # completes the metadata
 import cordon.store.tables_crawl  # completes the metadata
+import cordon.store.tables_graph  # completes the metadata
+import cordon.store.tables_matching  # completes the metadata
 import cordon.store.tables_money  # completes the metadata
+import cordon.store.tables_outcomes  # completes the metadata
 import cordon.store.tables_web  # noqa: F401  # completes the metadata
 from cordon.store.tables import metadata
 
