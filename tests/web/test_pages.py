@@ -711,3 +711,48 @@ def test_a_notice_to_a_party_outside_the_coalition_is_followed_by_its_issuer_onl
     overview = _page(site.as_("police"), "/notices")
     assert "Example Edge Inc." in overview  # a figure of the coalition's, not the notice
     assert f"/inbox/{sent.id}" not in overview
+
+
+def test_a_police_force_sees_no_other_countrys_referrals_on_any_page_or_count(
+    site: Site, clock: FrozenClock, engine: Engine, settings: Settings
+) -> None:
+    from cordon.audit.log import Actor
+    from cordon.notices.kinds import LE_REFERRAL
+    from cordon.notices.policy import NoticePolicy
+    from cordon.store.db import write
+    from web.seed import _member
+
+    w = site.world
+    policy = NoticePolicy.from_settings(settings)
+    with write(engine) as conn:
+        police_nl = _member(conn, clock, "law_enforcement", "nl", "NL")
+        referral = {}
+        for who, member in (("de", w.police), ("nl", police_nl)):
+            referral[who] = notices.issue(
+                conn,
+                clock,
+                Actor(source="stage"),
+                policy,
+                kind=LE_REFERRAL,
+                recipient_org_id=member.org_id,
+                subject_kind="url",
+                subject_id=w.url_id,
+                title=f"Referral for {who.upper()}: confirmed URLs hosted in your country",
+                body="Confirmed URLs, for your action.",
+                payload={"country": who.upper()},
+            ).id
+    de = site.as_("police")
+    inbox = _page(de, "/inbox")
+    assert f'href="/inbox/{referral["de"]}"' in inbox
+    assert f'href="/inbox/{referral["nl"]}"' not in inbox
+    assert "Referral for NL" not in inbox
+    _page(de, f"/inbox/{referral['nl']}", 404)
+    assert "Referral for DE" in _page(de, f"/inbox/{referral['de']}")
+    tallies = _page(de, "/notices")
+    assert police_nl.email.split("@")[0] not in tallies
+    dashboard = _page(de, "/")
+    assert police_nl.email.split("@")[0] not in dashboard
+    # The other force sees its own and not this one's.
+    nl = site.console.session_for(police_nl.user_id, police_nl.org_id)
+    assert f'href="/inbox/{referral["nl"]}"' in _page(nl, "/inbox")
+    _page(nl, f"/inbox/{referral['de']}", 404)

@@ -1355,6 +1355,12 @@ def _visible(principal: Principal) -> ColumnElement[bool]:
     )
 
 
+def readable(principal: Principal) -> ColumnElement[bool]:
+    """A WHERE clause admitting exactly the notices the principal may read (for aggregates
+    built elsewhere, such as the console's tallies)."""
+    return _visible(principal)
+
+
 @dataclass(frozen=True)
 class NoticeFilter:
     """Narrowing of an inbox list, count or export."""

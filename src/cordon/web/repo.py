@@ -18,15 +18,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, String, and_, exists, func, literal, select, update
+from sqlalchemy import Connection, and_, exists, func, or_, select, update
 
 from cordon.attribution import repo as attributions
 from cordon.audit import log as audit
 from cordon.clock import Clock
 from cordon.domain.partners import ADDRESSEE_ONLY_TYPES, Principal, Role
-from cordon.domain.tlp import Tlp
 from cordon.notices import repo as notices
-from cordon.notices.kinds import ESCALATION, PAYMENT_ALERT
+from cordon.notices.kinds import APPEAL, DECONFLICTION, ESCALATION, LE_REFERRAL, PAYMENT_ALERT
 from cordon.notices.states import OPEN, State
 from cordon.partners import repo as partners
 from cordon.reports import repo as reports
@@ -444,24 +443,25 @@ def hosting_countries(
     return [(str(r.country), int(r.n)) for r in rows]
 
 
+#: Notices to agencies about their own work: counted only by those who may read them.
+_PRIVATE_KINDS = (LE_REFERRAL.name, DECONFLICTION.name, APPEAL.name)
+
+
 def _notice_scope(principal: Principal) -> Any:
     """Which notices count in an aggregate for the principal. Addressee-only organisations
-    (payment and hosting providers, ISPs) count only the notices addressed to them, through
-    the notices' own access rule; every other member counts the coalition's, as the money
-    metrics do. Escalations are the coordinator's and never counted."""
-    conds: list[Any] = [notice.c.kind != ESCALATION.name]
+    (payment and hosting providers, ISPs) count only the notices they may read; every other
+    member counts the coalition's takedown notices and payment alerts, as the money metrics do,
+    but referrals, deconfliction notices and appeals only when they may read them (a police
+    force sees no other country's referrals, not even as a number). Drafts are not sent yet and
+    escalations are the coordinator's: neither is counted."""
+    conds: list[Any] = [
+        notice.c.kind != ESCALATION.name,
+        notice.c.state != State.DRAFT.value,
+    ]
     if principal.org_type in ADDRESSEE_ONLY_TYPES:
-        conds.append(
-            access.visible(
-                principal,
-                notices.KIND,
-                id_col=notice.c.id,
-                # As the notice engine reads them: a notice to a party outside the coalition
-                # is its issuer's.
-                owner_col=func.coalesce(notice.c.recipient_org_id, notice.c.issuer_org_id),
-                tlp_col=literal(Tlp.AMBER_STRICT.value, String),
-            )
-        )
+        conds.append(notices.readable(principal))
+    else:
+        conds.append(or_(notice.c.kind.not_in(_PRIVATE_KINDS), notices.readable(principal)))
     return and_(*conds)
 
 
