@@ -52,6 +52,7 @@ from cordon.store.tables_crawl import (
     crawl_schedule,
     media_sighting,
 )
+from cordon.store.urls import upsert_urls
 
 KIND: Final = "capture"
 STAGE: Final = "crawl"
@@ -503,33 +504,15 @@ def _store_links(
     now = clock.now()
     new_urls = [link for link in wanted if link not in known]
     if new_urls:
-        rows = []
+        normalized, originals = [], []
         for link in new_urls:
             try:
-                n = normalize_url(link)
+                normalized.append(normalize_url(link))
             except InvalidUrl:
                 continue
-            rows.append(
-                {
-                    "url_sha256": hashlib.sha256(n.url.encode()).digest(),
-                    "url": n.url,
-                    "scheme": n.scheme,
-                    "host": n.host,
-                    "port": n.port,
-                    "registrable_domain": n.registrable_domain,
-                    "suffix": n.suffix,
-                    "first_seen_at": now,
-                }
-            )
-        if rows:
-            insert = pg_insert if is_postgres(conn) else sqlite_insert
-            conn.execute(insert(url).on_conflict_do_nothing(index_elements=["url_sha256"]), rows)
-            for digest, uid in conn.execute(
-                select(url.c.url_sha256, url.c.id).where(
-                    url.c.url_sha256.in_([r["url_sha256"] for r in rows])
-                )
-            ):
-                known[digests.get(bytes(digest), "")] = int(uid)
+            originals.append(link)
+        for link, uid in zip(originals, upsert_urls(conn, now, normalized), strict=True):
+            known[link] = uid
     queued = [known[link] for link in wanted if link in known]
     queued_set = set(queued)
     targets = [
