@@ -1,5 +1,6 @@
 """`cordon demo` sets up a coalition, imports the world's hash list, reports the world's entry
-URLs and runs the whole pipeline over simulated days; served, it stops cleanly on Ctrl-C."""
+URLs and runs the whole pipeline over simulated days; served, the world keeps Cordon's time
+and Ctrl-C stops everything cleanly."""
 
 from __future__ import annotations
 
@@ -16,12 +17,14 @@ from pathlib import Path
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from cordon.cli.demo import WORLD_TICK_SECONDS
 from cordon.cli.main import app
 from cordon.outcomes import metrics
 from cordon.store.db import make_engine, read
 from cordon.store.tables import organisation, report
 from cordon.store.tables_graph import network
 from cordon.store.tables_money import notice, url_confirmation
+from cordon.world import WorldHandle
 
 
 def test_demo_runs_the_whole_pipeline_on_a_small_world(tmp_path: Path) -> None:
@@ -89,6 +92,14 @@ def test_ctrl_c_stops_the_served_demo_cleanly(tmp_path: Path) -> None:
                     break
             except OSError:
                 time.sleep(0.2)
+        # While served, the world keeps Cordon's accelerated time (its desks go on acting).
+        world = WorldHandle.connect(tmp_path / "demo" / "world")
+        try:
+            before = world.now()
+            time.sleep(3 * WORLD_TICK_SECONDS)
+            assert world.now() > before
+        finally:
+            world.close()
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=60)
     finally:

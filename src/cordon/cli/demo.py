@@ -37,6 +37,8 @@ DEMO_BANK = "WORLD_KNOWN"
 #: Simulated days after the reports, and the clock's step between two runs of the due work.
 DEMO_DAYS = 4.0
 STEP_HOURS = 6
+#: While serving, how often the world's clock is brought to Cordon's accelerated time.
+WORLD_TICK_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -201,6 +203,19 @@ def _token(engine: Engine, clock: Clock, keys: Keys, email: str) -> str:
             lifetime=timedelta(days=7),
         )
     return plaintext
+
+
+def _keep_world_time(world: WorldHandle, clock: Clock, stop: threading.Event) -> None:
+    """Move the world's clock to ``clock``'s time every few seconds until ``stop``."""
+    import httpx
+
+    from cordon.world.harness import WorldError
+
+    while not stop.wait(WORLD_TICK_SECONDS):
+        try:
+            world.set_time(clock.now())
+        except (WorldError, httpx.HTTPError, ValueError):
+            return  # the world has stopped: the demo is ending
 
 
 def _summary(engine: Engine, stage_names: list[str], done: int, logins: list[Login]) -> None:
@@ -409,11 +424,17 @@ def demo(
                 target=run_forever, args=(engine, found, stage_ctx, stop), daemon=True
             )
             worker.start()
+            # The world keeps Cordon's time, so that its desks go on acting while it is served.
+            ticker = threading.Thread(
+                target=_keep_world_time, args=(world, live_clock, stop), daemon=True
+            )
+            ticker.start()
             console.print(f"Cordon is serving on http://127.0.0.1:{port} (Ctrl-C stops the demo)")
             try:
                 uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
             finally:
                 stop.set()
                 worker.join(timeout=10)
+                ticker.join(timeout=10)
         finally:
             engine.dispose()
