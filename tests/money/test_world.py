@@ -74,7 +74,7 @@ def test_every_identifier_and_test_purchase_of_the_world_is_recorded_and_linked(
                 member,
                 actor,
                 kind="checkout_provider",
-                value=psp.name,
+                value=psp.checkout_name,
                 spec={
                     "hosts": [psp.checkout_host],
                     "path": psp.checkout_path,

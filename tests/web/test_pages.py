@@ -125,6 +125,7 @@ def test_the_url_page_shows_captures_hashes_indicators_hosting_and_money(seen: S
     html = _page(client, f"/urls/{w.url_id}")
     assert f"hxxps://www[.]{w.site.replace('.', '[.]')}/pay" in html
     assert 'id="url-captures"' in html
+    assert re.search(r'id="url-confirmation">confirmed [^<]* by a hash-list match', html)
     # Pictures as hex hashes only, never as pictures.
     for digest in (PDQ, MD5, SHA256):
         assert digest in html

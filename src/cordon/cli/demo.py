@@ -172,7 +172,7 @@ def register_payment_providers(engine: Engine, clock: Clock, world: WorldHandle)
                 owner,
                 Actor.of(owner, source="cli"),
                 kind="checkout_provider",
-                value=psp.name,
+                value=psp.checkout_name,
                 spec={
                     "hosts": [psp.checkout_host],
                     "path": psp.checkout_path,

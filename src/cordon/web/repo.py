@@ -559,3 +559,34 @@ def closure_distribution(
                 counts[index] += 1
                 break
     return [(label, n) for (label, _), n in zip(CLOSURE_BUCKETS, counts, strict=True)]
+
+
+@dataclass(frozen=True)
+class UrlConfirmation:
+    """Why a URL counts as confirmed: a picture on it matched a classified hash-list entry
+    (``hash_match``) or an analyst assessed it (``assessment``)."""
+
+    source: str
+    classification: str | None
+    confirmed_at: datetime
+
+
+def url_confirmation_of(conn: Connection, url_id: int) -> UrlConfirmation | None:
+    """The URL's confirmation, if any. Callers show it only to members who may read the URL
+    (:func:`visible_url`); it carries no match details, only how and when."""
+    from cordon.store.tables_money import url_confirmation
+
+    row = conn.execute(
+        select(
+            url_confirmation.c.source,
+            url_confirmation.c.match_summary,
+            url_confirmation.c.confirmed_at,
+        ).where(url_confirmation.c.url_id == url_id)
+    ).first()
+    if row is None:
+        return None
+    summary = row.match_summary if isinstance(row.match_summary, dict) else {}
+    classification = summary.get("classification")
+    return UrlConfirmation(
+        str(row.source), str(classification) if classification else None, row.confirmed_at
+    )

@@ -9,6 +9,7 @@ the ports the running world really uses.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
@@ -99,6 +100,11 @@ class PaymentProvider(_Record):
     address: str
     country: str
     desk: Desk
+
+    @property
+    def checkout_name(self) -> str:
+        """The provider's name as Cordon's checkout-provider registry spells it."""
+        return re.sub(r"[^a-z0-9_.-]+", "-", self.name.lower())
 
 
 class MerchantAccount(_Record):

@@ -8,7 +8,6 @@ those of the running servers.
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime
 from pathlib import Path
 
@@ -65,7 +64,7 @@ def world_config(
         lines += [
             "",
             "[[payments.checkout_providers]]",
-            f"name = {_toml(re.sub(r'[^a-z0-9_.-]+', '-', psp.name.lower()))}",
+            f"name = {_toml(psp.checkout_name)}",
             f"hosts = {_toml([psp.checkout_host])}",
             f"path = {_toml(psp.checkout_path)}",
             'account_case = "preserve"',

@@ -79,6 +79,7 @@ def url_page(
             raise Problem(404, f"no URL with id {url_id}")
         context["u"] = found
         context["progress"] = repo.url_progress(conn, [url_id])[url_id]
+        context["confirmation"] = repo.url_confirmation_of(conn, url_id)
         if principal.can(Permission.CAPTURE_READ.value):
             listed = captures.list_page(
                 conn,
