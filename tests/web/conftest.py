@@ -27,7 +27,7 @@ from sqlalchemy import Engine
 from cordon.api.app import create_app
 from cordon.audit.log import Actor
 from cordon.clock import FrozenClock
-from cordon.config import load_settings
+from cordon.config import Settings, load_settings
 from cordon.domain.tlp import Tlp
 from cordon.keys import Keys
 from cordon.partners import repo as partners
@@ -189,6 +189,36 @@ def _seed(
     return logins, report_ids, domains, org_ids
 
 
+def _referrals(
+    engine: Engine, clock: FrozenClock, settings: Settings, police_org: int
+) -> tuple[dict[str, int], str]:
+    """A referral to the coalition's police force (DE) and one to another country's (NL)."""
+    from cordon.notices import repo as notices
+    from cordon.notices.kinds import LE_REFERRAL
+    from cordon.notices.policy import NoticePolicy
+
+    policy = NoticePolicy.from_settings(settings)
+    other_name = "Police Lowlands"
+    made: dict[str, int] = {}
+    with write(engine) as conn:
+        other = partners.create_org(conn, clock, CLI, other_name, "law_enforcement", "NL")
+        for label, org_id, country in (("own", police_org, "DE"), ("other", other.id, "NL")):
+            made[label] = notices.issue(
+                conn,
+                clock,
+                Actor(source="stage"),
+                policy,
+                kind=LE_REFERRAL,
+                recipient_org_id=org_id,
+                subject_kind="url",
+                subject_id=1,
+                title=f"Referral {country}: confirmed URLs hosted in your country",
+                body="Confirmed URLs, for your action.",
+                payload={"country": country},
+            ).id
+    return made, other_name
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -217,6 +247,7 @@ def served(
     world = seed(engine, clock, settings, tlp=Tlp.AMBER)
     for label in ("hotline", "provider_a", "provider_b", "host_a"):
         logins[f"shop-{label}"] = getattr(world, label).email
+    referrals, other_police = _referrals(engine, clock, settings, org_ids["police"])
     clock.advance(timedelta(hours=1))
     app = create_app(settings, clock, engine, keys)
     port = _free_port()
@@ -231,7 +262,16 @@ def served(
             raise RuntimeError("the console server did not start")
         time.sleep(0.02)
     try:
-        yield Seeded(f"http://127.0.0.1:{port}", logins, report_ids, domains, org_ids, world=world)
+        yield Seeded(
+            f"http://127.0.0.1:{port}",
+            logins,
+            report_ids,
+            domains,
+            org_ids,
+            world=world,
+            referrals=referrals,
+            other_police=other_police,
+        )
     finally:
         server.should_exit = True
         thread.join(timeout=10)

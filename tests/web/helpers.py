@@ -142,6 +142,10 @@ class Seeded:
     sessions: dict[str, Any] = field(default_factory=dict)
     #: The confirmed shop, its payment providers' alerts and hosts' notices (web/seed.py).
     world: Any = None
+    #: Referrals to law enforcement: "own" to the coalition's police, "other" to another
+    #: country's police force (``other_org``, not in the coalition's logins).
+    referrals: dict[str, int] = field(default_factory=dict)
+    other_police: str = ""
 
 
 @dataclass

@@ -465,3 +465,23 @@ def test_a_sites_network_graph_is_drawn_from_its_url_page(pages: Pages, served: 
     page.get_by_role("button", name="Explain the link").click()
     page.wait_for_url(re.compile(r".*/networks/explain\?.*"))
     assert page.locator("#explain-chain li").count() >= 2
+
+
+def test_a_police_force_finds_no_other_countrys_referral_on_any_page(
+    pages: Pages, served: Seeded
+) -> None:
+    page = pages.open("police")
+    texts = []
+    for path in ["/", *NEW_PAGES, f"/inbox/{served.referrals['own']}"]:
+        page.goto(path)
+        texts.append(page.content())
+    page.goto("/inbox")
+    assert page.locator(f'a[href="/inbox/{served.referrals["own"]}"]').count() == 1
+    assert page.locator(f'a[href="/inbox/{served.referrals["other"]}"]').count() == 0
+    response = page.goto(f"/inbox/{served.referrals['other']}")
+    assert response is not None
+    assert response.status == 404
+    for text in texts:
+        assert "Referral NL" not in text
+        assert served.other_police not in text
+    assert any("Referral DE" in text for text in texts)
