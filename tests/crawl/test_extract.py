@@ -162,3 +162,84 @@ def test_a_synthetic_wallet_is_checked_by_its_checksum() -> None:
     found = extract_page(_page(f"<p>{valid}</p>"), "https://x.example.test/")
     assert [i.kind for i in found.indicators] == ["crypto_address"]
     assert template_fingerprint([], []) != found.template_fingerprint
+
+
+_TRICKY = st.lists(
+    st.sampled_from(
+        [
+            "t.me/",
+            "T.ME/",
+            "Telegram.Dog/",
+            "tg",
+            "TG",
+            "@",
+            "wa.me/",
+            "WA.ME/",
+            "ſ",
+            "İ",
+            "ı",
+            "\u212a",
+            "signal.me/#p/+",
+            "SIGNAL.ME/#P/+",
+            "xmpp:",
+            "05",
+            "UA-",
+            "G-",
+            "GTM-",
+            "AW-",
+            "fbq(",
+            "ym(",
+            "TLY-",
+            "'init'",
+            ", ",
+            ":",
+            " ",
+            "a",
+            "b.test",
+            "1234567",
+            "89",
+            "abcdef0123456789" * 4,
+            "shop_",
+            "data:",
+            "DATA:",
+            "image/png;base64,",
+            "AAAA",
+        ]
+    ),
+    max_size=30,
+).map("".join)
+
+
+@given(_TRICKY)
+def test_no_indicator_pattern_is_skipped_on_a_page_where_it_matches(text: str) -> None:
+    from cordon.crawl.extract import _EMAIL_RE, _MESSENGERS, BUILTIN_ANALYTICS
+
+    lowered = text.lower()
+    for pattern in BUILTIN_ANALYTICS:
+        if pattern.pattern.search(text):
+            assert pattern.needs in text, pattern.name
+    for service, messenger, _, needs in _MESSENGERS:
+        if messenger.search(text):
+            assert any(needed in lowered for needed in needs), service
+    if _EMAIL_RE.search(text):
+        assert "@" in text
+
+
+def test_a_page_read_twice_gives_the_same_result() -> None:
+    html = _page(
+        '<a href="/x">x</a><a href="/x#top">x</a><a href="https://Elsewhere.test/y">y</a>'
+        '<img src="/blank.gif" srcset="/a.jpg 1x"><img src="/blank.gif" srcset="/b.jpg 1x">'
+        "<p>Signal.me/#p/+15555550123 WA.ME/15555550124 Tg: @velvet_help</p>"
+    )
+    first = extract_page(html, "https://shop.example.test/p")
+    again = extract_page(html, "https://shop.example.test/p")
+    assert first == again
+    assert first.links == ["https://shop.example.test/x", "https://elsewhere.test/y"]
+    assert [m.url for m in first.media] == [
+        "https://shop.example.test/blank.gif",
+        "https://shop.example.test/a.jpg",
+        "https://shop.example.test/b.jpg",
+    ]
+    keys = {i.key for i in first.indicators}
+    assert {"signal:+15555550123", "whatsapp:15555550124", "telegram:velvet_help"} <= keys
+    assert "https://elsewhere.test/y" in keys

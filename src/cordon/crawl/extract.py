@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -30,7 +31,7 @@ from cordon.domain.payments import (
     CryptoAddress,
     extract_payment_identifiers,
 )
-from cordon.domain.urls import InvalidUrl, normalize_url
+from cordon.domain.urls import InvalidUrl, NormalizedUrl, normalize_url
 
 MAX_LINKS: Final = 500
 MAX_INDICATORS_PER_KIND: Final = 200
@@ -130,7 +131,8 @@ def redact_inline_media(text: str) -> tuple[str, int]:
         count += 1
         return f"data:{media_type};sha256={digest}"
 
-    out = _DATA_URI_RE.sub(data_uri, text)
+    # Every data: URI holds "data:" in some case; lower() keeps that text as it is.
+    out = _DATA_URI_RE.sub(data_uri, text) if "data:" in text.lower() else text
 
     def bare(match: re.Match[str]) -> str:
         # Any long base64 run goes, picture or not: a data URI broken by a line break leaves its
@@ -304,15 +306,36 @@ def _absolute(base: str, ref: str) -> str | None:
     ref = ref.strip()
     if ref.lower().startswith("data:"):
         return ref
+    resolved = _resolve(base, ref)
+    return None if resolved is None else resolved.url
+
+
+#: Longest ``base`` plus reference whose resolution is remembered.
+_REMEMBERED_LENGTH: Final = 1024
+
+
+def _resolve(base: str, ref: str) -> NormalizedUrl | None:
+    """``ref`` (stripped, not a ``data:`` URI) read against ``base`` and normalised, or None
+    when it is no http(s) URL. Pages repeat references (menus, placeholders, the same links
+    on every page of a site), so recent answers are remembered."""
+    if len(base) + len(ref) > _REMEMBERED_LENGTH:
+        return _resolve_now(base, ref)
+    return _resolve_remembered(base, ref)
+
+
+def _resolve_now(base: str, ref: str) -> NormalizedUrl | None:
     if ref.lower().startswith(("javascript:", "about:", "blob:", "#", "mailto:", "tel:")):
         return None
     joined = urljoin(base, ref)
     if urlsplit(joined).scheme.lower() not in ("http", "https"):
         return None
     try:
-        return normalize_url(joined).url
+        return normalize_url(joined)
     except InvalidUrl:
         return None
+
+
+_resolve_remembered: Final = functools.lru_cache(maxsize=4096)(_resolve_now)
 
 
 # --------------------------------------------------------------------------- indicators
@@ -324,19 +347,25 @@ class AnalyticsPattern:
 
     name: str
     pattern: re.Pattern[str]
+    needs: str = ""
+    """Text every match contains, as written: a page without it is not searched."""
 
 
 BUILTIN_ANALYTICS: Final[tuple[AnalyticsPattern, ...]] = (
-    AnalyticsPattern("google_analytics", re.compile(r"\b(UA-\d{4,10}-\d{1,4})\b")),
-    AnalyticsPattern("google_tag", re.compile(r"['\"/=](G-[A-Z0-9]{8,12})\b")),
-    AnalyticsPattern("google_tag_manager", re.compile(r"\b(GTM-[A-Z0-9]{5,8})\b")),
-    AnalyticsPattern("google_ads", re.compile(r"\b(AW-\d{9,11})\b")),
+    AnalyticsPattern("google_analytics", re.compile(r"\b(UA-\d{4,10}-\d{1,4})\b"), "UA-"),
+    AnalyticsPattern("google_tag", re.compile(r"['\"/=](G-[A-Z0-9]{8,12})\b"), "G-"),
+    AnalyticsPattern("google_tag_manager", re.compile(r"\b(GTM-[A-Z0-9]{5,8})\b"), "GTM-"),
+    AnalyticsPattern("google_ads", re.compile(r"\b(AW-\d{9,11})\b"), "AW-"),
     AnalyticsPattern(
-        "facebook_pixel", re.compile(r"fbq\(\s*['\"]init['\"]\s*,\s*['\"](\d{15,16})['\"]")
+        "facebook_pixel",
+        re.compile(r"fbq\(\s*['\"]init['\"]\s*,\s*['\"](\d{15,16})['\"]"),
+        "fbq(",
     ),
-    AnalyticsPattern("yandex_metrika", re.compile(r"\bym\(\s*(\d{6,10})\s*,\s*['\"]init['\"]")),
+    AnalyticsPattern(
+        "yandex_metrika", re.compile(r"\bym\(\s*(\d{6,10})\s*,\s*['\"]init['\"]"), "ym("
+    ),
     # The synthetic world's fictitious tracker, as the payment module ships fictitious providers.
-    AnalyticsPattern("tally", re.compile(r"\b(TLY-\d{8})\b")),
+    AnalyticsPattern("tally", re.compile(r"\b(TLY-\d{8})\b"), "TLY-"),
 )
 
 
@@ -355,7 +384,12 @@ _EMAIL_RE: Final = re.compile(
 )
 _NOT_EMAIL_TLDS: Final = frozenset({"png", "jpg", "jpeg", "gif", "webp", "svg", "css", "js"})
 
-_MESSENGERS: Final[tuple[tuple[str, re.Pattern[str], Callable[[str], str]], ...]] = (
+#: (service, pattern, how a handle is normalised, texts of which every match holds one in
+#: lower case). The texts hold no "i", "k" or "s": a case-blind pattern also matches "İ", "ı",
+#: the Kelvin sign and "ſ" for those, which ``str.lower`` does not turn into them.
+_MESSENGERS: Final[
+    tuple[tuple[str, re.Pattern[str], Callable[[str], str], tuple[str, ...]], ...]
+] = (
     (
         "telegram",
         re.compile(
@@ -364,23 +398,32 @@ _MESSENGERS: Final[tuple[tuple[str, re.Pattern[str], Callable[[str], str]], ...]
             re.IGNORECASE,
         ),
         str.lower,
+        ("t.me/", "telegram.me/", "telegram.dog/"),
     ),
     (
         "telegram",
         re.compile(r"\b(?:telegram|tg)\s*[:\-]?\s*@([A-Za-z][A-Za-z0-9_]{4,31})\b", re.IGNORECASE),
         str.lower,
+        ("telegram", "tg"),
     ),
-    ("whatsapp", re.compile(r"(?:https?://)?wa\.me/\+?(\d{7,15})\b", re.IGNORECASE), str),
+    (
+        "whatsapp",
+        re.compile(r"(?:https?://)?wa\.me/\+?(\d{7,15})\b", re.IGNORECASE),
+        str,
+        ("wa.me/",),
+    ),
     (
         "signal",
         re.compile(r"(?:https?://)?signal\.me/#p/(\+\d{7,15})\b", re.IGNORECASE),
         str,
+        ("nal.me/#p/+",),
     ),
-    ("session", re.compile(r"\b(05[0-9a-f]{64})\b"), str.lower),
+    ("session", re.compile(r"\b(05[0-9a-f]{64})\b"), str.lower, ("05",)),
     (
         "xmpp",
         re.compile(r"\bxmpp:([A-Za-z0-9._-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,24})\b"),
         str.lower,
+        ("xmpp:",),
     ),
 )
 
@@ -462,13 +505,17 @@ def extract_page(
         seen_media.add(key)
         media.append(MediaRef(absolute, "data-uri" if absolute.startswith("data:") else embed))
     links: list[str] = []
-    seen_links: set[str] = set()
+    link_domains: dict[str, str] = {}
     for href in parser.links:
-        absolute = _absolute(base, href)
-        if absolute is None or absolute.startswith("data:") or absolute in seen_links:
+        href = href.strip()
+        if href.lower().startswith("data:"):
             continue
-        seen_links.add(absolute)
-        links.append(absolute)
+        resolved = _resolve(base, href)
+        if resolved is None or resolved.url in link_domains:
+            continue
+        # A normalised URL normalises to itself, so its domain is the one read here.
+        link_domains[resolved.url] = resolved.registrable_domain
+        links.append(resolved.url)
         if len(links) >= MAX_LINKS:
             break
     # Indicators are read from the text with inline pictures taken out: they are long, and a
@@ -476,6 +523,8 @@ def extract_page(
     text, _ = redact_inline_media(html_text)
     indicators: list[Indicator] = _payment_indicators(text, registry)
     for pattern in patterns:
+        if pattern.needs not in text:
+            continue
         for match in pattern.pattern.finditer(text):
             value = match.group(1) if match.groups() else match.group(0)
             indicators.append(
@@ -483,12 +532,16 @@ def extract_page(
                     "analytics_id", f"{pattern.name}:{value}", value, {"service": pattern.name}
                 )
             )
-    for address in [*parser.mailtos, *(m.group(1) for m in _EMAIL_RE.finditer(text))]:
+    found_emails = (m.group(1) for m in _EMAIL_RE.finditer(text)) if "@" in text else ()
+    for address in [*parser.mailtos, *found_emails]:
         address = address.strip()
         if "@" not in address or address.rsplit(".", 1)[-1].lower() in _NOT_EMAIL_TLDS:
             continue
         indicators.append(Indicator("email", address.lower(), address, {}))
-    for service, messenger, norm in _MESSENGERS:
+    lowered = text.lower()
+    for service, messenger, norm, needs in _MESSENGERS:
+        if not any(needed in lowered for needed in needs):
+            continue
         for match in messenger.finditer(text):
             handle = norm(match.group(1))
             indicators.append(
@@ -496,7 +549,7 @@ def extract_page(
             )
     page_domain = _registrable(base)
     for link in links:
-        domain = _registrable(link)
+        domain = link_domains[link]
         if domain and domain != page_domain:
             indicators.append(Indicator("outbound_link", link, link, {"domain": domain}))
     return PageExtract(

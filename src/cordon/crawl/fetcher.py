@@ -29,7 +29,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv6Address
+from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any, Final, Literal
 from urllib.parse import unquote, urljoin, urlsplit
 
@@ -53,6 +53,7 @@ from cordon.crawl.budgets import (
     Budgets,
     UnsupportedEncoding,
 )
+from cordon.crawl.transport import connect_address, connect_name
 from cordon.domain.netpolicy import (
     InvalidAddress,
     IPNetwork,
@@ -366,7 +367,6 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
     def __init__(
         self, allow: Sequence[IPNetwork], extra_ports: Iterable[int], proxy: EgressProxy | None
     ) -> None:
-        self._inner = httpcore.AnyIOBackend()
         self._allow = tuple(allow)
         self._ports = tuple(extra_ports)
         self.proxy = proxy
@@ -394,14 +394,22 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
         self.connects += 1
         if self.proxy is None:
             try:
-                return await self._inner.connect_tcp(address, port, timeout=timeout)
+                return await connect_address(address, port, timeout)
             except httpcore.ConnectError as exc:
                 if _is_refused(exc):
                     raise ConnectionRefusedByPeer(
                         f"{address}:{port} refused the connection"
                     ) from None
                 raise
-        stream = await self._inner.connect_tcp(self.proxy.host, self.proxy.port, timeout=timeout)
+        try:
+            proxy_address: str | None = str(ip_address(self.proxy.host.strip("[]")))
+        except ValueError:
+            proxy_address = None
+        stream = await (
+            connect_address(proxy_address, self.proxy.port, timeout)
+            if proxy_address is not None
+            else connect_name(self.proxy.host, self.proxy.port, timeout)
+        )
         try:
             with anyio.fail_after(timeout):
                 if self.proxy.scheme == "http":

@@ -389,6 +389,21 @@ def normalize_url(
     :class:`InvalidUrl` naming what is wrong; never any other exception for a ``str``. The
     result is a fixed point: ``normalize_url(normalize_url(u).url) == normalize_url(u)``.
     """
+    if len(raw) <= _CACHED_LENGTH:
+        # The crawler reads the same URLs again and again (every hop, picture and link).
+        return _normalize_cached(raw, assume_scheme)
+    return _normalize(raw, assume_scheme)
+
+
+_CACHED_LENGTH: Final = 512
+
+
+@functools.lru_cache(maxsize=8192)
+def _normalize_cached(raw: str, assume_scheme: Literal["http", "https"] | None) -> NormalizedUrl:
+    return _normalize(raw, assume_scheme)
+
+
+def _normalize(raw: str, assume_scheme: Literal["http", "https"] | None) -> NormalizedUrl:
     text = raw.strip()
     if len(text) > MAX_URL_LENGTH:
         raise InvalidUrl(f"URL is {len(text)} characters, over the limit of {MAX_URL_LENGTH}")

@@ -17,6 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import uvloop
+
 from cordon.world.server import Endpoints, ServeOptions, WorldServer
 
 
@@ -55,7 +57,7 @@ def main() -> None:
     parser.add_argument("folder", type=Path)
     parser.add_argument("--options", default="")
     args = parser.parse_args()
-    asyncio.run(_run(args.folder, _options(args.options)))
+    uvloop.run(_run(args.folder, _options(args.options)))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from typing import cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 MAX_HEAD = 32 * 1024
@@ -85,8 +86,8 @@ class HttpProtocol(asyncio.Protocol):
         self._idle: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports are not subclasses of asyncio's, but have the same methods.
+        self._transport = cast(asyncio.Transport, transport)
         sockname = transport.get_extra_info("sockname")
         self._local = sockname[0] if sockname else ""
         self._arm()
