@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+from ipaddress import ip_address
 from typing import Any, Final, cast
 
 import anyio
@@ -192,7 +193,10 @@ class Stream(httpcore.AsyncNetworkStream):
 
 async def connect_address(address: str, port: int, timeout: float | None) -> Stream:
     """A TCP connection to the IP address ``address`` (never a name: nothing is resolved)."""
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    try:
+        family = socket.AF_INET6 if ip_address(address).version == 6 else socket.AF_INET
+    except ValueError:
+        raise httpcore.ConnectError(f"{address!r} is not an IP address") from None
     loop = asyncio.get_running_loop()
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
