@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import json
 import re
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from cordon.audit.merkle import leaf_hash
 from cordon.clock import Clock
 from cordon.domain.partners import Principal
-from cordon.store.db import is_postgres
 from cordon.store.tables import audit_event, audit_head
 
 #: What the first event of a log links back to.
@@ -113,18 +113,35 @@ class AuditEvent:
         return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+#: Moves the head by ``count`` and returns its new size: one statement, which also takes the
+#: row lock of ``audit_head`` (on PostgreSQL; on SQLite the writer already holds the file).
+_ADVANCE_HEAD = (
+    update(audit_head)
+    .where(audit_head.c.id == 1)
+    .values(size=audit_head.c.size + bindparam("count"))
+    .returning(audit_head.c.size)
+)
+_LEAF_AT = select(audit_event.c.leaf_hash).where(audit_event.c.seq == bindparam("seq"))
+_INSERT_EVENTS = audit_event.insert()
+
+
+#: Key in ``Connection.info`` of the last event this connection appended: (a weak reference
+#: to its transaction, its seq, its leaf hash).
+_TAIL = "cordon.audit.tail"
+
+
 def _next_seq(conn: Connection, count: int) -> tuple[int, bytes]:
     """Reserve ``count`` sequence numbers; return the first and the last event's leaf hash."""
-    stmt = select(audit_head.c.size).where(audit_head.c.id == 1)
-    if is_postgres(conn):
-        stmt = stmt.with_for_update()
-    size = int(conn.execute(stmt).scalar_one())
-    conn.execute(update(audit_head).where(audit_head.c.id == 1).values(size=size + count))
+    size = int(conn.execute(_ADVANCE_HEAD, {"count": count}).scalar_one()) - count
     prev = GENESIS
     if size:
-        stored = conn.execute(
-            select(audit_event.c.leaf_hash).where(audit_event.c.seq == size)
-        ).scalar_one_or_none()
+        # The head is locked by this transaction from its first event on, so the last event
+        # it appended is still the last of the log when the head still ends there (a savepoint
+        # rolled back since moves the head back below it).
+        tail = conn.info.get(_TAIL)
+        if tail is not None and tail[0]() is conn.get_transaction() and tail[1] == size:
+            return size + 1, bytes(tail[2])
+        stored = conn.execute(_LEAF_AT, {"seq": size}).scalar_one_or_none()
         prev = bytes(stored) if stored is not None else GENESIS
     return size + 1, prev
 
@@ -202,7 +219,8 @@ def record_many(
                 "leaf_hash": leaf,
             }
         )
-    conn.execute(audit_event.insert(), rows)
+    conn.execute(_INSERT_EVENTS, rows)
+    conn.info[_TAIL] = (weakref.ref(conn.get_transaction()), out[-1].seq, prev)
     return out
 
 

@@ -55,6 +55,7 @@ from cordon.crawl.budgets import (
 )
 from cordon.crawl.transport import connect_address, connect_name
 from cordon.domain.netpolicy import (
+    Decision,
     InvalidAddress,
     IPNetwork,
     check_address,
@@ -459,12 +460,21 @@ class Resolver:
         # Answers are reused for their TTL, as any caching resolver would (TTL 0: never); each
         # use is judged by the policy again, and a capture still pins what it got.
         self._resolver.cache = dns.resolver.LRUCache(DNS_CACHE_ENTRIES)
+        # The addresses of a name, until the earliest expiry of its A and AAAA answers (a
+        # dictionary look-up where dnspython's cache costs a query's worth of objects).
+        self._answers: OrderedDict[str, tuple[float, list[str]]] = OrderedDict()
 
     async def resolve(self, name: str) -> list[str]:
         """Every A and AAAA address of ``name``; raises :class:`NameNotFound` or
         :class:`FetchFailed`."""
+        cached = self._answers.get(name)
+        if cached is not None:
+            if cached[0] > time.time():
+                return list(cached[1])
+            del self._answers[name]
         found: list[str] = []
         missing = 0
+        expires = float("inf")
         for rtype in ("A", "AAAA"):
             try:
                 answer = await self._resolver.resolve(name, rtype, search=False)
@@ -480,8 +490,13 @@ class Resolver:
             except dns.exception.DNSException as exc:
                 raise FetchFailed(f"resolving {name} failed: {exc}") from None
             found.extend(r.to_text() for r in answer)
+            expires = min(expires, answer.expiration)
         if not found:
             raise NameNotFound(f"{name} has no address record")
+        if expires > time.time():
+            self._answers[name] = (expires, list(found))
+            while len(self._answers) > DNS_CACHE_ENTRIES:
+                self._answers.popitem(last=False)
         return found
 
 
@@ -735,6 +750,19 @@ class Fetcher:
         self.connections = (
             ConnectionCache(config, self.ssl_context, KEPT_HOSTS) if keep_connections else None
         )
+        self._decisions: dict[tuple[str, ...], Decision] = {}
+
+    def judge(self, addresses: Sequence[str]) -> Decision:
+        """The address policy's decision on a name's addresses (remembered: the policy and the
+        allow-list of a fetcher do not change)."""
+        key = tuple(addresses)
+        decision = self._decisions.get(key)
+        if decision is None:
+            decision = check_addresses(addresses, self.config.allow)
+            if len(self._decisions) >= DNS_CACHE_ENTRIES:
+                self._decisions.clear()
+            self._decisions[key] = decision
+        return decision
 
     def fresh(self, *, keep_connections: bool = False) -> Fetcher:
         """A fetcher with the same configuration and TLS context for another event loop (the
@@ -828,7 +856,7 @@ class FetchSession:
             except NameNotFound as exc:
                 raise Gone(str(exc)) from None
             self.resolved[host] = addresses
-            decision = check_addresses(addresses, config.allow)
+            decision = self.fetcher.judge(addresses)
             if not decision.allowed:
                 raise Blocked(f"{host} resolves to a refused address: {decision.reason}")
             # Prefer IPv4 (the most widely reachable); every answer was allowed.

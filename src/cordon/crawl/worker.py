@@ -38,7 +38,7 @@ from cordon.crawl.stage import Crawler
 from cordon.pipeline import repo as work
 from cordon.pipeline.repo import WorkItem
 from cordon.pipeline.runner import worker_id
-from cordon.store.db import write
+from cordon.store.db import pooled, write
 
 log = logging.getLogger(__name__)
 
@@ -377,15 +377,16 @@ def _run(
     on_capture: Callable[[CrawlStats], None] | None,
     max_captures: int | None,
 ) -> CrawlStats:
-    return anyio.run(
-        lambda: crawl(
-            engine,
-            settings,
-            clock,
-            once=once,
-            stop=stop,
-            on_capture=on_capture,
-            max_captures=max_captures,
-        ),
-        backend_options={"use_uvloop": True},
-    )
+    with pooled(engine) as own:
+        return anyio.run(
+            lambda: crawl(
+                own,
+                settings,
+                clock,
+                once=once,
+                stop=stop,
+                on_capture=on_capture,
+                max_captures=max_captures,
+            ),
+            backend_options={"use_uvloop": True},
+        )

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, QueuePool
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 60
 
@@ -48,12 +48,14 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
         raise DatabaseError(f"database_url {database_url!r} is not a database URL") from exc
     backend = url.get_backend_name()
     if backend == "sqlite":
+        # By default no pool: pooled SQLite connections would keep file handles open across
+        # fork, and each transaction opens its own connection cheaply. A process that writes
+        # many small transactions from a few threads of its own (the crawler) asks for a pool
+        # with :func:`pooled`.
+        kwargs.setdefault("poolclass", NullPool)
         engine = create_engine(
             url,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
-            # A pool of SQLite connections buys nothing and keeps file handles open across
-            # fork; each transaction opens its own connection cheaply.
-            poolclass=NullPool,
             **kwargs,
         )
         event.listen(engine, "connect", _sqlite_on_connect)
@@ -68,6 +70,25 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
     raise DatabaseError(
         f"database backend {backend!r} is not supported: use sqlite:/// or postgresql+psycopg://"
     )
+
+
+@contextmanager
+def pooled(engine: Engine, size: int = 2) -> Iterator[Engine]:
+    """``engine``, or for SQLite a twin of it that keeps up to ``size`` connections open (each
+    transaction then skips opening the file and setting it up), closed when the block ends."""
+    if engine.dialect.name != "sqlite" or not isinstance(engine.pool, NullPool):
+        yield engine
+        return
+    twin = make_engine(
+        engine.url.render_as_string(hide_password=False),
+        poolclass=QueuePool,
+        pool_size=size,
+        max_overflow=size,
+    )
+    try:
+        yield twin
+    finally:
+        twin.dispose()
 
 
 @contextmanager

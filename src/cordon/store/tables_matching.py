@@ -26,6 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from cordon.store import tables_banks as _banks  # noqa: F401  # bank_entry, which matches refer to
 from cordon.store.tables import TLP_VALUES, metadata
 from cordon.store.types import Id, UtcDateTime
 
