@@ -16,9 +16,11 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Connection,
     and_,
+    bindparam,
     exists,
     func,
     not_,
@@ -216,34 +218,69 @@ def request_crawl(
     )
 
 
+_NEW_SCHEDULE_PG = pg_insert(crawl_schedule).on_conflict_do_nothing(index_elements=["url_id"])
+_NEW_SCHEDULE_SQLITE = sqlite_insert(crawl_schedule).on_conflict_do_nothing(
+    index_elements=["url_id"]
+)
+
+
 def _ensure_schedule(conn: Connection, url_id: int, depth: int) -> None:
-    insert = pg_insert if is_postgres(conn) else sqlite_insert
     conn.execute(
-        insert(crawl_schedule)
-        .values(url_id=url_id, state="new", crawls=0, depth=depth, next_reason="first")
-        .on_conflict_do_nothing(index_elements=["url_id"])
+        _NEW_SCHEDULE_PG if is_postgres(conn) else _NEW_SCHEDULE_SQLITE,
+        {"url_id": url_id, "state": "new", "crawls": 0, "depth": depth, "next_reason": "first"},
     )
 
 
 # --------------------------------------------------------------------------- storing
 
+# The statements of the store path are built once: a capture runs some twenty of them, and
+# building a statement (and its cache key) anew costs more CPU than running it.
+_URL_ID: BindParameter[int] = bindparam("b_url_id")
+# Whether a page of another site links here. Capture stores take turns and a capture links to
+# no URL of its own, so what is read with the schedule holds when the capture is stored.
+_REFERRED = (
+    exists()
+    .where(crawl_link.c.to_url_id == _URL_ID, crawl_link.c.cross_site.is_(True))
+    .label("referred")
+)
+_FIRST_SCHEDULE_PG = _NEW_SCHEDULE_PG.returning(*crawl_schedule.c, _REFERRED)
+_FIRST_SCHEDULE_SQLITE = _NEW_SCHEDULE_SQLITE.returning(*crawl_schedule.c, _REFERRED)
+_SCHEDULE = select(crawl_schedule, _REFERRED).where(crawl_schedule.c.url_id == _URL_ID)
+_SCHEDULE_LOCKED = _SCHEDULE.with_for_update()
+_REPORTS_DIRECT = select(report_url.c.report_id).where(report_url.c.url_id == _URL_ID)
+# A URL queued from a link derives from the reports of the capture that linked to it.
+_REPORTS_LINKED = (
+    select(capture_report.c.report_id)
+    .select_from(
+        crawl_link.join(capture_report, capture_report.c.capture_id == crawl_link.c.from_capture_id)
+    )
+    .where(crawl_link.c.to_url_id == _URL_ID, crawl_link.c.queued.is_(True))
+)
+_REPORT_IDS = _REPORTS_DIRECT.union(_REPORTS_LINKED).subquery()
+_REPORTS = select(report.c.id, report.c.tlp).where(report.c.id.in_(select(_REPORT_IDS.c.report_id)))
+_INSERT_CAPTURE = capture.insert().returning(capture.c.id)
+_INSERT_CAPTURE_REPORT = capture_report.insert()
+_INSERT_MEDIA = media_sighting.insert()
+_INSERT_INDICATOR = capture_indicator.insert()
+_INSERT_EVIDENCE = capture_evidence.insert()
+_INSERT_LINK = crawl_link.insert()
+_UPDATE_SCHEDULE = update(crawl_schedule).where(crawl_schedule.c.url_id == _URL_ID)
+_FROM_THIS_URL = crawl_link.c.from_capture_id.in_(
+    select(capture.c.id).where(capture.c.url_id == _URL_ID)
+)
+# With each known URL, whether a capture of this page linked to it before.
+_KNOWN_URLS = select(
+    url.c.url_sha256,
+    url.c.id,
+    exists().where(crawl_link.c.to_url_id == url.c.id, _FROM_THIS_URL).label("linked"),
+).where(url.c.url_sha256.in_(bindparam("b_digests", expanding=True)))
+_LINKED_BEFORE = select(crawl_link.c.to_url_id).where(
+    crawl_link.c.to_url_id.in_(bindparam("b_targets", expanding=True)), _FROM_THIS_URL
+)
+
 
 def _reports_of(conn: Connection, url_id: int) -> list[tuple[int, Tlp]]:
-    direct = select(report_url.c.report_id).where(report_url.c.url_id == url_id)
-    # A URL queued from a link derives from the reports of the capture that linked to it.
-    linked = (
-        select(capture_report.c.report_id)
-        .select_from(
-            crawl_link.join(
-                capture_report, capture_report.c.capture_id == crawl_link.c.from_capture_id
-            )
-        )
-        .where(crawl_link.c.to_url_id == url_id, crawl_link.c.queued.is_(True))
-    )
-    ids = direct.union(linked).subquery()
-    rows = conn.execute(
-        select(report.c.id, report.c.tlp).where(report.c.id.in_(select(ids.c.report_id)))
-    ).all()
+    rows = conn.execute(_REPORTS, {"b_url_id": url_id}).all()
     return [(int(r.id), Tlp(r.tlp)) for r in rows]
 
 
@@ -274,11 +311,23 @@ def store_capture(
         # of another site linking to it, committing at the same moment under read committed,
         # would each miss the other, and the referrer re-crawl of the page would be lost.
         conn.execute(select(func.pg_advisory_xact_lock(CAPTURE_STORE_LOCK)))
-    _ensure_schedule(conn, url_id, 0)
-    lock = select(crawl_schedule).where(crawl_schedule.c.url_id == url_id)
-    if is_postgres(conn):
-        lock = lock.with_for_update()
-    schedule = conn.execute(lock).one()
+    postgres = is_postgres(conn)
+    # A first crawl makes the schedule and has the new row back; a later one reads (and, on
+    # PostgreSQL, locks) the row that is there.
+    schedule = conn.execute(
+        _FIRST_SCHEDULE_PG if postgres else _FIRST_SCHEDULE_SQLITE,
+        {
+            "url_id": url_id,
+            "state": "new",
+            "crawls": 0,
+            "depth": 0,
+            "next_reason": "first",
+            "b_url_id": url_id,
+        },
+    ).first()
+    if schedule is None:
+        lock = _SCHEDULE_LOCKED if postgres else _SCHEDULE
+        schedule = conn.execute(lock, {"b_url_id": url_id}).one()
     seq = int(schedule.crawls) + 1
     reports = _reports_of(conn, url_id)
     tlp = strictest(t for _, t in reports) if reports else Tlp.RED
@@ -286,8 +335,8 @@ def store_capture(
     hashed = [m for m in result.media if m.status == "hashed"]
     capture_id = int(
         conn.execute(
-            capture.insert()
-            .values(
+            _INSERT_CAPTURE,
+            dict(
                 url_id=url_id,
                 seq=seq,
                 reason=result.plan.reason,
@@ -321,18 +370,17 @@ def store_capture(
                 media_count=len(hashed),
                 indicator_count=len(result.indicators),
                 fetcher_version=FETCHER_VERSION,
-            )
-            .returning(capture.c.id)
+            ),
         ).scalar_one()
     )
     if reports:
         conn.execute(
-            capture_report.insert(),
+            _INSERT_CAPTURE_REPORT,
             [{"capture_id": capture_id, "report_id": rid} for rid, _ in reports],
         )
     if result.media:
         conn.execute(
-            media_sighting.insert(),
+            _INSERT_MEDIA,
             [
                 {
                     "capture_id": capture_id,
@@ -360,7 +408,7 @@ def store_capture(
         )
     if result.indicators:
         conn.execute(
-            capture_indicator.insert(),
+            _INSERT_INDICATOR,
             [
                 {
                     "capture_id": capture_id,
@@ -374,39 +422,37 @@ def store_capture(
             ],
         )
     conn.execute(
-        capture_evidence.insert().values(
-            capture_id=capture_id,
-            format=WARC_FORMAT,
-            sha256=result.evidence_sha256,
-            size=len(result.evidence),
-            records=result.evidence_records,
-            warc=result.evidence,
-        )
+        _INSERT_EVIDENCE,
+        {
+            "capture_id": capture_id,
+            "format": WARC_FORMAT,
+            "sha256": result.evidence_sha256,
+            "size": len(result.evidence),
+            "records": result.evidence_records,
+            "warc": result.evidence,
+        },
     )
     queued = _store_links(conn, clock, capture_id, result, settings, int(schedule.depth))
-    state = _update_schedule(conn, schedule, capture_id, seq, result, settings)
-    if state == "live" and not result.plan.referrers and settings.crawl.cloaking_probes:
-        # A page of another site linked here while this capture was under way: look again with
-        # it as the referrer.
-        linked = conn.execute(
-            select(crawl_link.c.id)
-            .where(crawl_link.c.to_url_id == url_id, crawl_link.c.cross_site.is_(True))
-            .limit(1)
-        ).first()
-        if linked is not None:
-            conn.execute(
-                update(crawl_schedule)
-                .where(crawl_schedule.c.url_id == url_id)
-                .values(next_reason="referrer", next_crawl_at=clock.now())
-            )
-    now = clock.now()
+    # A page of another site linked here while this capture was under way: look again with it
+    # as the referrer.
+    again = (
+        result.outcome == "live"
+        and bool(schedule.referred)
+        and not result.plan.referrers
+        and settings.crawl.cloaking_probes
+    )
+    state = _update_schedule(
+        conn, schedule, capture_id, seq, result, settings, clock.now() if again else None
+    )
+    wanted: list[work.Wanted] = []
     if hashed:
-        work.enqueue(conn, now, MATCH_STAGE, KIND, [capture_id])
+        wanted.append(work.Wanted(MATCH_STAGE, KIND, capture_id))
     if result.outcome == "live" and base.address is not None:
         # Attribution of the URL again, now that the crawler has connected somewhere; the
         # address it connected to is on the capture (connected_address).
-        work.enqueue(conn, now, ATTRIBUTE_STAGE, SUBJECT, [url_id], rearm=True)
-    work.enqueue(conn, now, "graph", "graph", [1])  # arms the graph stage once (docs/networks.md)
+        wanted.append(work.Wanted(ATTRIBUTE_STAGE, SUBJECT, url_id, rearm=True))
+    wanted.append(work.Wanted("graph", "graph", 1))  # arms the graph stage once (docs/networks.md)
+    work.enqueue_many(conn, clock.now(), wanted)
     _record_payments(conn, clock, actor, capture_id, url_id, result)
     audit.record(
         conn,
@@ -493,14 +539,22 @@ def _store_links(
                 wanted.append(link)
             if len(wanted) >= crawl.follow_max_links:
                 break
+    url_id = result.plan.url_id
     digests = {hashlib.sha256(link.encode()).digest(): link for link in links}
     known: dict[str, int] = {}
-    for start in range(0, len(digests), 500):
-        chunk = list(digests)[start : start + 500]
-        for digest, uid in conn.execute(
-            select(url.c.url_sha256, url.c.id).where(url.c.url_sha256.in_(chunk))
+    # Known URLs a capture of this page linked to before, and URLs that may be known (under
+    # another spelling) although their link text was not: those are looked up on their own.
+    linked_before: set[int] = set()
+    unsure: list[int] = []
+    ordered = list(digests)
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start : start + 500]
+        for digest, uid, linked in conn.execute(
+            _KNOWN_URLS, {"b_digests": chunk, "b_url_id": url_id}
         ):
             known[digests[bytes(digest)]] = int(uid)
+            if linked:
+                linked_before.add(int(uid))
     now = clock.now()
     new_urls = [link for link in wanted if link not in known]
     if new_urls:
@@ -511,8 +565,12 @@ def _store_links(
             except InvalidUrl:
                 continue
             originals.append(link)
-        for link, uid in zip(originals, upsert_urls(conn, now, normalized), strict=True):
+        stored = upsert_urls(conn, now, normalized)
+        for link, n, uid in zip(originals, normalized, stored, strict=True):
             known[link] = uid
+            # A URL stored under the very text looked up above is new: nothing linked to it.
+            if n.url != link:
+                unsure.append(uid)
     queued = [known[link] for link in wanted if link in known]
     queued_set = set(queued)
     targets = [
@@ -520,35 +578,39 @@ def _store_links(
     ]
     if not targets:
         return []
-    url_id = result.plan.url_id
-    first_time = set(
-        uid
-        for (uid,) in conn.execute(
-            select(crawl_link.c.to_url_id).where(
-                crawl_link.c.to_url_id.in_([t for t, _, _ in targets]),
-                crawl_link.c.from_capture_id.in_(
-                    select(capture.c.id).where(capture.c.url_id == url_id)
-                ),
-            )
+    if unsure:
+        linked_before.update(
+            int(uid)
+            for (uid,) in conn.execute(_LINKED_BEFORE, {"b_targets": unsure, "b_url_id": url_id})
         )
-    )
     link_rows = [
         {"from_capture_id": capture_id, "to_url_id": uid, "queued": q, "cross_site": cross}
         for uid, q, cross in targets
         if uid != url_id
     ]
     if link_rows:
-        conn.execute(crawl_link.insert(), link_rows)
-    for uid in queued:
-        _ensure_schedule(conn, uid, depth + 1)
+        conn.execute(_INSERT_LINK, link_rows)
     if queued:
+        conn.execute(
+            _NEW_SCHEDULE_PG if is_postgres(conn) else _NEW_SCHEDULE_SQLITE,
+            [
+                {
+                    "url_id": uid,
+                    "state": "new",
+                    "crawls": 0,
+                    "depth": depth + 1,
+                    "next_reason": "first",
+                }
+                for uid in dict.fromkeys(queued)
+            ],
+        )
         work.enqueue(conn, now, STAGE, SUBJECT, queued)
     # A page of another site that links to an already captured URL for the first time gives it
     # a referrer: crawl it again now so that the cloaking probe can use it.
     fresh = [
         uid
         for uid, _, cross in targets
-        if cross and uid not in first_time and uid != url_id and uid not in queued_set
+        if cross and uid not in linked_before and uid != url_id and uid not in queued_set
     ]
     if fresh:
         captured = [
@@ -575,7 +637,10 @@ def _update_schedule(
     seq: int,
     result: CaptureResult,
     settings: Settings,
+    referrer_at: datetime | None = None,
 ) -> str:
+    """Move the URL's schedule on after a capture; a live page is crawled again at
+    ``referrer_at`` (when given) for a cloaking probe with a referrer. Returns the new state."""
     crawl = settings.crawl
     at = result.finished_at
     values: dict[str, Any] = {
@@ -601,10 +666,12 @@ def _update_schedule(
         state = outcome
         values["next_reason"] = "retry"
         values["next_crawl_at"] = at + timedelta(hours=crawl.recrawl_failed_hours)
+    if state == "live" and referrer_at is not None:
+        values["next_reason"] = "referrer"
+        values["next_crawl_at"] = referrer_at
     values["state"] = state
-    conn.execute(
-        update(crawl_schedule).where(crawl_schedule.c.url_id == schedule.url_id).values(**values)
-    )
+    values["b_url_id"] = schedule.url_id
+    conn.execute(_UPDATE_SCHEDULE, values)
     return state
 
 

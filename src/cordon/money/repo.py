@@ -25,8 +25,11 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    DateTime,
     String,
     and_,
+    bindparam,
+    case,
     delete,
     exists,
     func,
@@ -70,6 +73,7 @@ from cordon.store.tables_money import (
     test_purchase,
     url_confirmation,
 )
+from cordon.store.types import UtcDateTime
 from cordon.store.urls import upsert_url
 
 IDENTIFIER_KIND = "payment_identifier"
@@ -234,48 +238,16 @@ def registry(conn: Connection) -> CheckoutRegistry:
 # ------------------------------------------------------------------------------ identifiers
 
 
-def upsert_identifier(conn: Connection, now: datetime, spec: IdentifierSpec) -> tuple[int, bool]:
-    """The id of the identifier with ``spec.key``, stored (and its owner resolved) if new.
-
-    Returns ``(id, created)``; an existing one has ``last_seen_at`` moved to ``now``.
-    """
-    insert = pg_insert if is_postgres(conn) else sqlite_insert
-    owner, basis = _resolve_owner(conn, spec)
-    result = conn.execute(
-        insert(payment_identifier)
-        .values(
-            type=spec.type.value,
-            key=spec.key,
-            value=spec.value,
-            chain=spec.chain,
-            network=spec.network,
-            provider=spec.provider,
-            account_id=spec.account_id,
-            acquirer_bin=spec.acquirer_bin,
-            merchant_id=spec.merchant_id,
-            country=spec.country,
-            bank_code=spec.bank_code,
-            owner_org_id=owner,
-            owner_basis=basis,
-            first_seen_at=now,
-            last_seen_at=now,
-            created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["key"])
-    )
-    created = result.rowcount == 1
-    ident_id = int(
-        conn.execute(
-            select(payment_identifier.c.id).where(payment_identifier.c.key == spec.key)
-        ).scalar_one()
-    )
-    if not created:
-        conn.execute(
-            update(payment_identifier)
-            .where(payment_identifier.c.id == ident_id, payment_identifier.c.last_seen_at < now)
-            .values(last_seen_at=now)
-        )
-    return ident_id, created
+_NEW_IDENTIFIER_PG = (
+    pg_insert(payment_identifier)
+    .on_conflict_do_nothing(index_elements=["key"])
+    .returning(payment_identifier.c.id)
+)
+_NEW_IDENTIFIER_SQLITE = (
+    sqlite_insert(payment_identifier)
+    .on_conflict_do_nothing(index_elements=["key"])
+    .returning(payment_identifier.c.id)
+)
 
 
 def load_identifier(conn: Connection, identifier_id: int) -> Identifier | None:
@@ -565,10 +537,105 @@ def _evidence(evidence: Mapping[str, Any] | None) -> dict[str, Any]:
     return data
 
 
-def store_sighting(
+# The bound time is typed as a bare datetime was before, so that what is stored is unchanged.
+_SEEN_AT = bindparam("b_seen_at", type_=DateTime(timezone=True))
+_SIGHTING_AGAIN_SQLITE = (
+    update(payment_sighting)
+    .where(payment_sighting.c.id == bindparam("b_id"))
+    .values(
+        last_seen_at=func.max(payment_sighting.c.last_seen_at, _SEEN_AT),
+        times=payment_sighting.c.times + 1,
+        evidence=bindparam("b_evidence", type_=payment_sighting.c.evidence.type),
+    )
+)
+_SIGHTING_AGAIN_PG = (
+    update(payment_sighting)
+    .where(payment_sighting.c.id == bindparam("b_id"))
+    .values(
+        last_seen_at=func.greatest(payment_sighting.c.last_seen_at, _SEEN_AT),
+        times=payment_sighting.c.times + 1,
+        evidence=bindparam("b_evidence", type_=payment_sighting.c.evidence.type),
+    )
+)
+_NEW_SIGHTING = payment_sighting.insert().returning(payment_sighting.c.id)
+
+
+def _sighting_context(by_purchase: bool, by_owner: bool) -> Any:
+    """The URL's site, the identifier with ``b_key`` and the sighting a new one would repeat, in
+    one look-up: a row for every URL, with NULLs for what is not stored yet."""
+    key = (by_purchase, by_owner)
+    stmt = _SIGHTING_CONTEXT.get(key)
+    if stmt is None:
+        ident, seen = payment_identifier, payment_sighting
+        same = and_(
+            seen.c.identifier_id == ident.c.id,
+            seen.c.url_id == url.c.id,
+            seen.c.source == bindparam("b_source"),
+            seen.c.test_purchase_id == bindparam("b_test_purchase_id")
+            if by_purchase
+            else seen.c.test_purchase_id.is_(None),
+            seen.c.owner_org_id == bindparam("b_owner_org_id")
+            if by_owner
+            else seen.c.owner_org_id.is_(None),
+        )
+        stmt = (
+            select(
+                url.c.registrable_domain.label("site"),
+                ident.c.id.label("identifier_id"),
+                ident.c.owner_org_id.label("identifier_owner"),
+                seen.c.id.label("sighting_id"),
+                seen.c.evidence,
+            )
+            .select_from(
+                url.outerjoin(ident, ident.c.key == bindparam("b_key")).outerjoin(seen, same)
+            )
+            .where(url.c.id == bindparam("b_url_id"))
+        )
+        _SIGHTING_CONTEXT[key] = stmt
+    return stmt
+
+
+_SIGHTING_CONTEXT: dict[tuple[bool, bool], Any] = {}
+_SPAN_FIRST = bindparam("b_first", type_=UtcDateTime())
+_SPAN_LAST = bindparam("b_last", type_=UtcDateTime())
+# Either bound time may be NULL: a comparison with NULL is never true, so that end stays.
+_IDENTIFIER_SPAN = (
+    update(payment_identifier)
+    .where(
+        payment_identifier.c.id == bindparam("b_id"),
+        or_(
+            payment_identifier.c.first_seen_at > _SPAN_FIRST,
+            payment_identifier.c.last_seen_at < _SPAN_LAST,
+        ),
+    )
+    .values(
+        first_seen_at=case(
+            (payment_identifier.c.first_seen_at > _SPAN_FIRST, _SPAN_FIRST),
+            else_=payment_identifier.c.first_seen_at,
+        ),
+        last_seen_at=case(
+            (payment_identifier.c.last_seen_at < _SPAN_LAST, _SPAN_LAST),
+            else_=payment_identifier.c.last_seen_at,
+        ),
+    )
+)
+
+
+@dataclass(frozen=True)
+class SightingWrite:
+    """What :func:`record_identifier_sighting` stored."""
+
+    identifier_id: int
+    new_identifier: bool
+    owner_org_id: int | None
+    sighting_id: int
+    new_sighting: bool
+
+
+def record_identifier_sighting(
     conn: Connection,
     now: datetime,
-    identifier_id: int,
+    spec: IdentifierSpec,
     url_id: int,
     *,
     source: str,
@@ -577,62 +644,99 @@ def store_sighting(
     owner_org_id: int | None = None,
     tlp: Tlp | None = None,
     test_purchase_id: int | None = None,
-) -> tuple[int, bool]:
-    """Store a sighting, or move the last sighting time of the same one. Returns (id, new)."""
+) -> SightingWrite:
+    """Store the identifier with ``spec.key`` (its owner resolved) if it is new, and its sighting
+    on URL ``url_id``, or move the last sighting time of the same one; the identifier's first
+    and last sighting times follow. The URL, the identifier and the earlier sighting are read
+    together, and the identifier's times move in one update.
+
+    Raises :class:`MoneyError` for an unknown URL, bad evidence or half a marking, before
+    anything is stored.
+    """
     if (owner_org_id is None) != (tlp is None):
         raise MoneyError("a sighting's own marking needs both an organisation and a TLP", "tlp")
     data = _evidence(evidence)
-    _, site = _site_of(conn, url_id)
-    same = [
-        payment_sighting.c.identifier_id == identifier_id,
-        payment_sighting.c.url_id == url_id,
-        payment_sighting.c.source == source,
-        payment_sighting.c.test_purchase_id.is_(None)
-        if test_purchase_id is None
-        else payment_sighting.c.test_purchase_id == test_purchase_id,
-        payment_sighting.c.owner_org_id.is_(None)
-        if owner_org_id is None
-        else payment_sighting.c.owner_org_id == owner_org_id,
-    ]
-    row = conn.execute(select(payment_sighting).where(*same)).first()
-    if row is not None:
+    context = _sighting_context(test_purchase_id is not None, owner_org_id is not None)
+    params = {
+        "b_key": spec.key,
+        "b_url_id": url_id,
+        "b_source": source,
+        "b_test_purchase_id": test_purchase_id,
+        "b_owner_org_id": owner_org_id,
+    }
+    row = conn.execute(context, params).first()
+    if row is None:
+        raise MoneyError(f"no URL with id {url_id}", "url_id")
+    created = False
+    if row.identifier_id is None:
+        owner, basis = _resolve_owner(conn, spec)
+        new_id = conn.execute(
+            _NEW_IDENTIFIER_PG if is_postgres(conn) else _NEW_IDENTIFIER_SQLITE,
+            {
+                "type": spec.type.value,
+                "key": spec.key,
+                "value": spec.value,
+                "chain": spec.chain,
+                "network": spec.network,
+                "provider": spec.provider,
+                "account_id": spec.account_id,
+                "acquirer_bin": spec.acquirer_bin,
+                "merchant_id": spec.merchant_id,
+                "country": spec.country,
+                "bank_code": spec.bank_code,
+                "owner_org_id": owner,
+                "owner_basis": basis,
+                "first_seen_at": now,
+                "last_seen_at": now,
+                "created_at": now,
+            },
+        ).scalar_one_or_none()
+        if new_id is None:
+            # Stored by another transaction since the look-up: it is an existing one.
+            row = conn.execute(context, params).one()
+            ident_id, ident_owner = int(row.identifier_id), row.identifier_owner
+        else:
+            created = True
+            ident_id, ident_owner = int(new_id), owner
+    else:
+        ident_id, ident_owner = int(row.identifier_id), row.identifier_owner
+    if row.sighting_id is not None:
         conn.execute(
-            update(payment_sighting)
-            .where(payment_sighting.c.id == row.id)
-            .values(
-                last_seen_at=func.max(payment_sighting.c.last_seen_at, seen_at)
-                if not is_postgres(conn)
-                else func.greatest(payment_sighting.c.last_seen_at, seen_at),
-                times=payment_sighting.c.times + 1,
-                evidence=data or dict(row.evidence),
-            )
+            _SIGHTING_AGAIN_PG if is_postgres(conn) else _SIGHTING_AGAIN_SQLITE,
+            {
+                "b_id": row.sighting_id,
+                "b_seen_at": seen_at,
+                "b_evidence": data or dict(row.evidence),
+            },
         )
-        return int(row.id), False
-    sid = conn.execute(
-        payment_sighting.insert()
-        .values(
-            identifier_id=identifier_id,
-            url_id=url_id,
-            site=site,
-            source=source,
-            evidence=data,
-            owner_org_id=owner_org_id,
-            tlp=None if tlp is None else tlp.value,
-            test_purchase_id=test_purchase_id,
-            first_seen_at=seen_at,
-            last_seen_at=seen_at,
-            times=1,
+        sid, new_sighting = int(row.sighting_id), False
+    else:
+        sid = int(
+            conn.execute(
+                _NEW_SIGHTING,
+                {
+                    "identifier_id": ident_id,
+                    "url_id": url_id,
+                    "site": row.site,
+                    "source": source,
+                    "evidence": data,
+                    "owner_org_id": owner_org_id,
+                    "tlp": None if tlp is None else tlp.value,
+                    "test_purchase_id": test_purchase_id,
+                    "first_seen_at": seen_at,
+                    "last_seen_at": seen_at,
+                    "times": 1,
+                },
+            ).scalar_one()
         )
-        .returning(payment_sighting.c.id)
-    ).scalar_one()
-    conn.execute(
-        update(payment_identifier)
-        .where(
-            payment_identifier.c.id == identifier_id, payment_identifier.c.first_seen_at > seen_at
-        )
-        .values(first_seen_at=seen_at)
-    )
-    return int(sid), True
+        new_sighting = True
+    # An existing identifier was seen now; a new sighting may be its earliest. One made by this
+    # call was first seen now, so only a sighting from before now can move that.
+    last = None if created else now
+    first = seen_at if new_sighting and not (created and seen_at >= now) else None
+    if first is not None or last is not None:
+        conn.execute(_IDENTIFIER_SPAN, {"b_id": ident_id, "b_first": first, "b_last": last})
+    return SightingWrite(ident_id, created, ident_owner, sid, new_sighting)
 
 
 def _sighting(row: Any) -> Sighting:

@@ -112,11 +112,10 @@ def record_sighting(
         spec = to_spec(identifier, registry or repo.registry(conn))
     else:
         spec = to_spec(identifier, DEFAULT_CHECKOUT_REGISTRY)  # already parsed: not consulted
-    ident_id, new_ident = repo.upsert_identifier(conn, now, spec)
-    sid, new_sighting = repo.store_sighting(
+    stored = repo.record_identifier_sighting(
         conn,
         now,
-        ident_id,
+        spec,
         url_id,
         source=source,
         evidence=evidence,
@@ -125,6 +124,8 @@ def record_sighting(
         tlp=tlp,
         test_purchase_id=test_purchase_id,
     )
+    ident_id, new_ident, owner = stored.identifier_id, stored.new_identifier, stored.owner_org_id
+    sid, new_sighting = stored.sighting_id, stored.new_sighting
     audit.record(
         conn,
         clock,
@@ -134,7 +135,11 @@ def record_sighting(
         object_ids=[sid],
         details={"identifier_id": ident_id, "url_id": url_id, "source": source},
     )
-    outcomes = alerts.raise_alerts(conn, clock, actor, policy or NoticePolicy(), [ident_id])
+    if owner is None:
+        # An alert goes to the identifier's owner: with none there is nothing to compose.
+        outcomes = [alerts.AlertOutcome(ident_id, "no owner")]
+    else:
+        outcomes = alerts.raise_alerts(conn, clock, actor, policy or NoticePolicy(), [ident_id])
     return SightingResult(ident_id, sid, new_ident, new_sighting, outcomes)
 
 
