@@ -20,6 +20,11 @@ MAX_HEAD = 32 * 1024
 MAX_BODY = 4 * 1024 * 1024
 IDLE_SECONDS = 30.0
 
+_REASONS: dict[int, str] = {status.value: status.phrase for status in HTTPStatus}
+# A request target holding any of these (a query, a fragment, bytes that urlsplit removes) or
+# starting with "//" goes through the full URL parser; any other target is its own path.
+_NOT_PLAIN = ("?", "#", "\t", "\r", "\n")
+
 
 @dataclass(frozen=True)
 class Request:
@@ -45,25 +50,38 @@ class Request:
 
 @dataclass
 class Response:
-    """A response; ``Content-Length`` and ``Connection`` are added when it is written."""
+    """A response; ``Content-Length`` and ``Connection`` are added when it is written.
+
+    The head is encoded once, on the first write, apart from ``Date`` and ``Connection``: a
+    response may be written many times (the world caches rendered pages), but must not be
+    changed once written.
+    """
 
     status: int
     body: bytes = b""
     headers: list[tuple[str, str]] = field(default_factory=list)
     content_type: str | None = "text/html; charset=utf-8"
+    _head: tuple[bytes, bytes] | None = field(default=None, init=False, repr=False, compare=False)
 
-    def encode(self, *, head_only: bool, keep_alive: bool, date: str) -> bytes:
-        reason = (
-            HTTPStatus(self.status).phrase if self.status in HTTPStatus._value2member_map_ else ""
-        )
-        lines = [f"HTTP/1.1 {self.status} {reason}", f"Date: {date}"]
-        if self.content_type:
-            lines.append(f"Content-Type: {self.content_type}")
+    def _encode_head(self) -> tuple[bytes, bytes]:
+        """The head around the ``Date`` value: the status line up to it, the rest after it."""
+        start = f"HTTP/1.1 {self.status} {_REASONS.get(self.status, '')}\r\nDate: "
+        lines = [f"Content-Type: {self.content_type}"] if self.content_type else []
         lines.extend(f"{k}: {v}" for k, v in self.headers)
         lines.append(f"Content-Length: {len(self.body)}")
-        lines.append("Connection: keep-alive" if keep_alive else "Connection: close")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        return head if head_only else head + self.body
+        rest = "\r\n" + "\r\n".join(lines) + "\r\nConnection: "
+        return start.encode("latin-1"), rest.encode("latin-1")
+
+    def encode(self, *, head_only: bool, keep_alive: bool, date: str) -> bytes:
+        """The response as written: head (with ``date``) and, unless ``head_only``, body."""
+        head = self._head
+        if head is None:
+            head = self._head = self._encode_head()
+        connection = b"keep-alive\r\n\r\n" if keep_alive else b"close\r\n\r\n"
+        parts = (head[0], date.encode("latin-1"), head[1], connection)
+        if head_only:
+            return b"".join(parts)
+        return b"".join((*parts, self.body))
 
 
 Handler = Callable[[Request], "Response | Awaitable[Response]"]
@@ -83,24 +101,41 @@ class HttpProtocol(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._local = ""
         self._busy = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._idle: asyncio.TimerHandle | None = None
+        self._deadline = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not subclasses of asyncio's, but have the same methods.
         self._transport = cast(asyncio.Transport, transport)
         sockname = transport.get_extra_info("sockname")
         self._local = sockname[0] if sockname else ""
+        self._loop = asyncio.get_running_loop()
         self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._idle is not None:
             self._idle.cancel()
+            self._idle = None
         self._transport = None
 
     def _arm(self) -> None:
-        if self._idle is not None:
-            self._idle.cancel()
-        self._idle = asyncio.get_running_loop().call_later(IDLE_SECONDS, self._close)
+        # The connection closes IDLE_SECONDS after the last bytes received. One timer per
+        # connection, moved on when it fires early, instead of a new timer per request.
+        loop = self._loop or asyncio.get_running_loop()
+        self._deadline = loop.time() + IDLE_SECONDS
+        if self._idle is None:
+            self._idle = loop.call_at(self._deadline, self._expire)
+
+    def _expire(self) -> None:
+        self._idle = None
+        if self._transport is None:
+            return
+        loop = self._loop or asyncio.get_running_loop()
+        if loop.time() < self._deadline:
+            self._idle = loop.call_at(self._deadline, self._expire)
+            return
+        self._close()
 
     def _close(self) -> None:
         if self._transport is not None:
@@ -138,12 +173,16 @@ class HttpProtocol(asyncio.Protocol):
                 return
             body = bytes(self._buffer[end + 4 : end + 4 + length])
             del self._buffer[: end + 4 + length]
-            split = urlsplit(target)
+            if target.startswith("//") or any(c in target for c in _NOT_PLAIN):
+                split = urlsplit(target)
+                path, query = split.path, parse_qs(split.query)
+            else:
+                path, query = target, {}
             request = Request(
                 method=method,
                 target=target,
-                path=unquote(split.path) or "/",
-                query=parse_qs(split.query),
+                path=unquote(path) or "/",
+                query=query,
                 headers=headers,
                 body=body,
                 local_address=self._local,

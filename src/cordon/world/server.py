@@ -88,8 +88,24 @@ class Endpoints:
         return cls(**json.loads(text))
 
 
-def _date(state: WorldState) -> str:
-    return format_datetime(state.clock.now().astimezone(UTC), usegmt=True)
+class _HttpDate:
+    """The ``Date`` header value of the world's clock, formatted once per world second."""
+
+    def __init__(self, clock: WorldClock) -> None:
+        self._clock = clock
+        self._at: datetime | None = None
+        self._second: datetime | None = None
+        self._text = ""
+
+    def __call__(self) -> str:
+        now = self._clock.now()
+        if now is not self._at:  # a frozen clock gives the same object until it moves
+            self._at = now
+            second = now.replace(microsecond=0)
+            if second != self._second:
+                self._second = second
+                self._text = format_datetime(second.astimezone(UTC), usegmt=True)
+        return self._text
 
 
 def _raise_fd_limit() -> None:
@@ -140,6 +156,7 @@ class WorldServer:
         self.errors = 0
         self.tls_ready = False
         self._warming: asyncio.Future[None] | None = None
+        self._http_date = _HttpDate(self.clock)
 
     # ------------------------------------------------------------------ start
 
@@ -296,7 +313,7 @@ class WorldServer:
         raise ServeError("found no HTTP/HTTPS port pair free on every site address")
 
     def _date(self) -> str:
-        return _date(self.state)
+        return self._http_date()
 
     def _err(self) -> None:
         self.errors += 1

@@ -75,9 +75,13 @@ class SiteServer:
         for psp in self.truth.payment_providers:
             self._psp_hosts[psp.checkout_host] = psp
             self._psp_hosts[psp.domain] = psp
+        # Caches of what stays the same until the world changes (state.version moves on).
         self._pages: dict[tuple[str, str, bool, bool], Response] = {}
+        self._server_headers: dict[tuple[str, bool], list[tuple[str, str]]] = {}
+        self._picture_headers: dict[tuple[str, bool, str], list[tuple[str, str]]] = {}
         self._pages_version = -1
         self._default_server: dict[str, str] = {}
+        self._etags: dict[str, str] = {}
 
     # ------------------------------------------------------------------ urls
 
@@ -131,6 +135,23 @@ class SiteServer:
         return self._default(local)
 
     def _server_header(self, vhost: Vhost, edge: bool) -> list[tuple[str, str]]:
+        """The server's own headers (shared: callers copy before adding to them)."""
+        if self._pages_version != self.state.version:
+            self._forget()
+        key = (vhost.domain, edge)
+        headers = self._server_headers.get(key)
+        if headers is None:
+            headers = self._server_headers[key] = self._make_server_header(vhost, edge)
+        return headers
+
+    def _forget(self) -> None:
+        """Drop everything cached for an earlier state of the world."""
+        self._pages.clear()
+        self._server_headers.clear()
+        self._picture_headers.clear()
+        self._pages_version = self.state.version
+
+    def _make_server_header(self, vhost: Vhost, edge: bool) -> list[tuple[str, str]]:
         if edge:
             ray = f"{derive(self.truth.spec.seed, 'ray', vhost.domain, self.state.version):016x}"
             return [("Server", EDGE_SERVER), ("X-Edge-Cache", "HIT"), ("X-Edge-Ray", ray)]
@@ -165,7 +186,7 @@ class SiteServer:
 
     def _serve(self, vhost: Vhost, host: str, request: Request, *, edge: bool) -> Response:
         site = vhost.site
-        headers = self._server_header(vhost, edge)
+        headers = self._server_header(vhost, edge)  # also drops caches of an earlier state
         path = request.path
         if vhost.mode == "redirect":
             target = self.url(self.state.current(site).domain, request.target)
@@ -179,7 +200,7 @@ class SiteServer:
             )
         placement = self._media.get((vhost.domain, path)) or self._media.get((site.domain, path))
         if placement is not None:
-            return self._picture(placement, headers)
+            return self._picture(placement, vhost.domain, edge, headers)
         if path == "/static/blank.gif":
             return Response(
                 200,
@@ -203,9 +224,6 @@ class SiteServer:
             return self._not_found(headers)
         gated = site.payment_page == path and site.gateway is not None
         allowed = gated and self._from_gateway(site, request)
-        if self._pages_version != self.state.version:
-            self._pages.clear()
-            self._pages_version = self.state.version
         key = (vhost.domain, path, allowed, edge)
         cached = self._pages.get(key)
         if cached is None:
@@ -228,21 +246,27 @@ class SiteServer:
             return False
         return host in {v.domain for v in self.state.vhosts[gateway.site.id]}
 
-    def _picture(self, placement: Placement, headers: list[tuple[str, str]]) -> Response:
+    def _picture(
+        self, placement: Placement, domain: str, edge: bool, headers: list[tuple[str, str]]
+    ) -> Response:
         picture = self.truth.picture(placement.picture)
         data = self.pictures.get(picture)
-        etag = f'"{derive(self.truth.spec.seed, "etag", picture.id):016x}"'
-        return Response(
-            200,
-            data,
-            [
+        key = (domain, edge, picture.id)
+        extra = self._picture_headers.get(key)
+        if extra is None:
+            etag = self._etags.get(picture.id)
+            if etag is None:
+                etag = f'"{derive(self.truth.spec.seed, "etag", picture.id):016x}"'
+                self._etags[picture.id] = etag
+            extra = [
                 *headers,
                 ("ETag", etag),
                 ("Cache-Control", "max-age=604800"),
                 ("Accept-Ranges", "none"),
-            ],
-            content_type=CONTENT_TYPES[picture.format],
-        )
+            ]
+            self._picture_headers[key] = extra
+        # The header list is shared between responses, which are never changed once made.
+        return Response(200, data, extra, content_type=CONTENT_TYPES[picture.format])
 
     # ------------------------------------------------------------------ pages
 
