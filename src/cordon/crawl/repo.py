@@ -75,30 +75,53 @@ class CaptureNotFound(LookupError):
 def plan_for(conn: Connection, url_id: int) -> CapturePlan | None:
     """What the next crawl of URL ``url_id`` is: its URL, the reason, and referrers known from
     captured pages that link to it (for the cloaking probe). None when the URL does not exist."""
-    row = conn.execute(select(url.c.url).where(url.c.id == url_id)).first()
-    if row is None:
-        return None
-    reason = conn.execute(
-        select(crawl_schedule.c.next_reason, crawl_schedule.c.crawls).where(
-            crawl_schedule.c.url_id == url_id
+    return plans_for(conn, [url_id]).get(url_id)
+
+
+REFERRERS_PER_PLAN: Final = 3
+"""Most recent cross-site referrers a plan carries."""
+
+
+def plans_for(conn: Connection, url_ids: Sequence[int]) -> dict[int, CapturePlan]:
+    """:func:`plan_for` of several URLs in two statements; URLs that do not exist are left out."""
+    if not url_ids:
+        return {}
+    rows = conn.execute(
+        select(url.c.id, url.c.url, crawl_schedule.c.next_reason, crawl_schedule.c.crawls)
+        .select_from(url.outerjoin(crawl_schedule, crawl_schedule.c.url_id == url.c.id))
+        .where(url.c.id.in_(url_ids))
+    ).all()
+    if not rows:
+        return {}
+    recent = (
+        select(
+            crawl_link.c.to_url_id,
+            capture.c.final_url,
+            func.row_number()
+            .over(partition_by=crawl_link.c.to_url_id, order_by=crawl_link.c.id.desc())
+            .label("recency"),
         )
-    ).first()
-    why = "first" if reason is None or reason.crawls == 0 else str(reason.next_reason)
-    referrers = [
-        str(r.final_url)
-        for r in conn.execute(
-            select(capture.c.final_url)
-            .select_from(crawl_link.join(capture, capture.c.id == crawl_link.c.from_capture_id))
-            .where(
-                crawl_link.c.to_url_id == url_id,
-                crawl_link.c.cross_site.is_(True),
-                capture.c.final_url.is_not(None),
-            )
-            .order_by(crawl_link.c.id.desc())
-            .limit(3)
+        .select_from(crawl_link.join(capture, capture.c.id == crawl_link.c.from_capture_id))
+        .where(
+            crawl_link.c.to_url_id.in_([r.id for r in rows]),
+            crawl_link.c.cross_site.is_(True),
+            capture.c.final_url.is_not(None),
         )
-    ]
-    return CapturePlan(url_id, str(row.url), why, tuple(dict.fromkeys(referrers)))
+        .subquery()
+    )
+    referrers: dict[int, list[str]] = {}
+    for r in conn.execute(
+        select(recent.c.to_url_id, recent.c.final_url)
+        .where(recent.c.recency <= REFERRERS_PER_PLAN)
+        .order_by(recent.c.to_url_id, recent.c.recency)
+    ):
+        referrers.setdefault(int(r.to_url_id), []).append(str(r.final_url))
+    plans = {}
+    for row in rows:
+        why = "first" if row.crawls is None or row.crawls == 0 else str(row.next_reason)
+        found = tuple(dict.fromkeys(referrers.get(int(row.id), [])))
+        plans[int(row.id)] = CapturePlan(int(row.id), str(row.url), why, found)
+    return plans
 
 
 def rearm_due(conn: Connection, now: datetime, limit: int = 1000) -> int:

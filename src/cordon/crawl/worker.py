@@ -112,7 +112,8 @@ def _claim(
             timedelta(seconds=settings.pipeline.lease_seconds),
             limit,
         )
-        planned = [(item, repo.plan_for(conn, item.subject_id)) for item in items]
+        plans = repo.plans_for(conn, [item.subject_id for item in items])
+        planned = [(item, plans.get(item.subject_id)) for item in items]
     return planned, time.thread_time() - cpu
 
 
