@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -310,20 +309,9 @@ def _absolute(base: str, ref: str) -> str | None:
     return None if resolved is None else resolved.url
 
 
-#: Longest ``base`` plus reference whose resolution is remembered.
-_REMEMBERED_LENGTH: Final = 1024
-
-
 def _resolve(base: str, ref: str) -> NormalizedUrl | None:
     """``ref`` (stripped, not a ``data:`` URI) read against ``base`` and normalised, or None
-    when it is no http(s) URL. Pages repeat references (menus, placeholders, the same links
-    on every page of a site), so recent answers are remembered."""
-    if len(base) + len(ref) > _REMEMBERED_LENGTH:
-        return _resolve_now(base, ref)
-    return _resolve_remembered(base, ref)
-
-
-def _resolve_now(base: str, ref: str) -> NormalizedUrl | None:
+    when it is no http(s) URL."""
     if ref.lower().startswith(("javascript:", "about:", "blob:", "#", "mailto:", "tel:")):
         return None
     joined = urljoin(base, ref)
@@ -333,9 +321,6 @@ def _resolve_now(base: str, ref: str) -> NormalizedUrl | None:
         return normalize_url(joined)
     except InvalidUrl:
         return None
-
-
-_resolve_remembered: Final = functools.lru_cache(maxsize=4096)(_resolve_now)
 
 
 # --------------------------------------------------------------------------- indicators

@@ -247,10 +247,15 @@ _NEW_SCHEDULE_SQLITE = sqlite_insert(crawl_schedule).on_conflict_do_nothing(
 )
 
 
+def _new_schedule(url_id: int, depth: int) -> dict[str, Any]:
+    """A schedule row of a URL never crawled yet."""
+    return {"url_id": url_id, "state": "new", "crawls": 0, "depth": depth, "next_reason": "first"}
+
+
 def _ensure_schedule(conn: Connection, url_id: int, depth: int) -> None:
     conn.execute(
         _NEW_SCHEDULE_PG if is_postgres(conn) else _NEW_SCHEDULE_SQLITE,
-        {"url_id": url_id, "state": "new", "crawls": 0, "depth": depth, "next_reason": "first"},
+        _new_schedule(url_id, depth),
     )
 
 
@@ -339,14 +344,7 @@ def store_capture(
     # PostgreSQL, locks) the row that is there.
     schedule = conn.execute(
         _FIRST_SCHEDULE_PG if postgres else _FIRST_SCHEDULE_SQLITE,
-        {
-            "url_id": url_id,
-            "state": "new",
-            "crawls": 0,
-            "depth": 0,
-            "next_reason": "first",
-            "b_url_id": url_id,
-        },
+        {**_new_schedule(url_id, 0), "b_url_id": url_id},
     ).first()
     if schedule is None:
         lock = _SCHEDULE_LOCKED if postgres else _SCHEDULE
@@ -616,16 +614,7 @@ def _store_links(
     if queued:
         conn.execute(
             _NEW_SCHEDULE_PG if is_postgres(conn) else _NEW_SCHEDULE_SQLITE,
-            [
-                {
-                    "url_id": uid,
-                    "state": "new",
-                    "crawls": 0,
-                    "depth": depth + 1,
-                    "next_reason": "first",
-                }
-                for uid in dict.fromkeys(queued)
-            ],
+            [_new_schedule(uid, depth + 1) for uid in dict.fromkeys(queued)],
         )
         work.enqueue(conn, now, STAGE, SUBJECT, queued)
     # A page of another site that links to an already captured URL for the first time gives it

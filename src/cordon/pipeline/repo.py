@@ -72,34 +72,9 @@ def enqueue(
     """Ask ``stage`` to process each subject. Idempotent: a subject already waiting is left as it
     is. With ``rearm``, a subject whose item is done or dead is made pending again at ``run_at``
     (a re-crawl, a repeat notice)."""
-    if not subject_ids:
-        return
-    when = run_at or now
-    rows = [
-        {
-            "stage": stage,
-            "subject_kind": subject_kind,
-            "subject_id": sid,
-            "state": PENDING,
-            "attempts": 0,
-            "next_run_at": when,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for sid in dict.fromkeys(subject_ids)
-    ]
-    conn.execute(_ENQUEUE_PG if is_postgres(conn) else _ENQUEUE_SQLITE, rows)
-    if rearm:
-        conn.execute(
-            _REARM,
-            {
-                "b_stage": stage,
-                "b_kind": subject_kind,
-                "b_ids": subject_ids,
-                "b_when": when,
-                "b_now": now,
-            },
-        )
+    enqueue_many(
+        conn, now, [Wanted(stage, subject_kind, sid, rearm) for sid in subject_ids], run_at=run_at
+    )
 
 
 class Wanted(NamedTuple):
@@ -111,30 +86,12 @@ class Wanted(NamedTuple):
     rearm: bool = False
 
 
-_REARM_ONE = (
-    update(work_item)
-    .where(
-        work_item.c.stage == bindparam("b_stage"),
-        work_item.c.subject_kind == bindparam("b_kind"),
-        work_item.c.subject_id == bindparam("b_id"),
-        # Not IN (…): an expanding list cannot go into an executemany.
-        or_(work_item.c.state == DONE, work_item.c.state == DEAD),
-    )
-    .values(
-        state=PENDING,
-        attempts=0,
-        next_run_at=bindparam("b_when", type_=work_item.c.next_run_at.type),
-        updated_at=bindparam("b_now", type_=work_item.c.updated_at.type),
-        last_error=None,
-    )
-)
-
-
 def enqueue_many(
     conn: Connection, now: datetime, wanted: Sequence[Wanted], *, run_at: datetime | None = None
 ) -> None:
-    """:func:`enqueue` for subjects of several stages at once: each is asked of its stage as
-    :func:`enqueue` would (with ``rearm`` where it says so), in at most two statements."""
+    """:func:`enqueue` for subjects of several stages at once, each asked of its stage as
+    :func:`enqueue` would (with ``rearm`` where it says so): one insert, and one re-arming
+    update per stage and subject kind that has subjects to re-arm."""
     if not wanted:
         return
     when = run_at or now
@@ -156,13 +113,14 @@ def enqueue_many(
         for stage, kind, sid in keys
     ]
     conn.execute(_ENQUEUE_PG if is_postgres(conn) else _ENQUEUE_SQLITE, rows)
-    rearm = [
-        {"b_stage": stage, "b_kind": kind, "b_id": sid, "b_when": when, "b_now": now}
-        for (stage, kind, sid), again in keys.items()
-        if again
-    ]
-    if rearm:
-        conn.execute(_REARM_ONE, rearm)
+    rearmed: dict[tuple[str, str], list[int]] = {}
+    for (stage, kind, sid), again in keys.items():
+        if again:
+            rearmed.setdefault((stage, kind), []).append(sid)
+    for (stage, kind), ids in rearmed.items():
+        conn.execute(
+            _REARM, {"b_stage": stage, "b_kind": kind, "b_ids": ids, "b_when": when, "b_now": now}
+        )
 
 
 def claim(

@@ -93,18 +93,14 @@ class _HttpDate:
 
     def __init__(self, clock: WorldClock) -> None:
         self._clock = clock
-        self._at: datetime | None = None
         self._second: datetime | None = None
         self._text = ""
 
     def __call__(self) -> str:
-        now = self._clock.now()
-        if now is not self._at:  # a frozen clock gives the same object until it moves
-            self._at = now
-            second = now.replace(microsecond=0)
-            if second != self._second:
-                self._second = second
-                self._text = format_datetime(second.astimezone(UTC), usegmt=True)
+        second = self._clock.now().replace(microsecond=0)
+        if second != self._second:
+            self._second = second
+            self._text = format_datetime(second.astimezone(UTC), usegmt=True)
         return self._text
 
 

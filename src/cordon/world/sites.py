@@ -81,7 +81,6 @@ class SiteServer:
         self._picture_headers: dict[tuple[str, bool, str], list[tuple[str, str]]] = {}
         self._pages_version = -1
         self._default_server: dict[str, str] = {}
-        self._etags: dict[str, str] = {}
 
     # ------------------------------------------------------------------ urls
 
@@ -254,10 +253,7 @@ class SiteServer:
         key = (domain, edge, picture.id)
         extra = self._picture_headers.get(key)
         if extra is None:
-            etag = self._etags.get(picture.id)
-            if etag is None:
-                etag = f'"{derive(self.truth.spec.seed, "etag", picture.id):016x}"'
-                self._etags[picture.id] = etag
+            etag = f'"{derive(self.truth.spec.seed, "etag", picture.id):016x}"'
             extra = [
                 *headers,
                 ("ETag", etag),

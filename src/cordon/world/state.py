@@ -36,8 +36,6 @@ class WorldClock:
         self._speed = speed
         self._origin = time.monotonic()
         self._skew = timedelta(0)
-        # A frozen clock answers every request with the same time: computed once per move.
-        self._frozen_at = self._start
 
     @property
     def speed(self) -> float:
@@ -46,9 +44,7 @@ class WorldClock:
 
     def now(self) -> datetime:
         """The world's current time."""
-        if not self._speed:
-            return self._frozen_at
-        elapsed = (time.monotonic() - self._origin) * self._speed
+        elapsed = (time.monotonic() - self._origin) * self._speed if self._speed else 0.0
         return self._start + self._skew + timedelta(seconds=elapsed)
 
     def advance(self, delta: timedelta) -> datetime:
@@ -56,7 +52,6 @@ class WorldClock:
         if delta < timedelta(0):
             raise ValueError("a clock never runs backwards")
         self._skew += delta
-        self._frozen_at = self._start + self._skew
         return self.now()
 
     def set(self, when: datetime) -> datetime:
@@ -67,7 +62,6 @@ class WorldClock:
         if when < now:
             raise ValueError("a clock never runs backwards")
         self._skew += when - now
-        self._frozen_at = self._start + self._skew
         return self.now()
 
 
@@ -156,7 +150,6 @@ class WorldState:
         self.requests: dict[str, int] = {}
         self._queue: list[_Scheduled] = []
         self._seq = itertools.count()
-        self._ticked_at: datetime | None = None  # nothing was left due at this time
         self._listeners: list[Callable[[], None]] = []
         self._used_addresses: set[str] = set()
         self._address_iters: dict[str, Iterator[str]] = {}
@@ -203,16 +196,12 @@ class WorldState:
     def schedule(self, at: datetime, action: Callable[[], None], label: str) -> None:
         """Run ``action`` once the world's clock reaches ``at``."""
         heapq.heappush(self._queue, _Scheduled(at, next(self._seq), action, label))
-        self._ticked_at = None
 
     def tick(self) -> None:
         """Run every scheduled action that is due, in time order."""
         now = self.clock.now()
-        if now is self._ticked_at:
-            return  # a frozen clock that has not moved since, and nothing scheduled since
         while self._queue and self._queue[0].at <= now:
             heapq.heappop(self._queue).action()
-        self._ticked_at = now
 
     def advance(self, delta: timedelta) -> datetime:
         """Advance the clock and run what became due."""
